@@ -1,0 +1,1 @@
+"""tap-heymarket: a Singer tap for the Heymarket API, built with the Meltano Singer SDK."""

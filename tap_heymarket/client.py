@@ -1,0 +1,289 @@
+"""The Heymarket REST client: auth, pacing, retries and response decoding for every stream."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import typing as t
+from email.utils import parsedate_to_datetime
+from functools import cached_property
+
+import msgspec
+import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.streams import RESTStream
+
+from tap_heymarket import timestamps
+from tap_heymarket.auth import authenticator_from_config
+from tap_heymarket.errors import (
+    HeymarketFatalError,
+    HeymarketRetriableError,
+    MalformedResponseError,
+    describe_request,
+    request_id,
+    status_message,
+)
+from tap_heymarket.pacing import RequestPacer
+from tap_heymarket.pagination import Page, PageRequest
+
+if t.TYPE_CHECKING:
+    from requests.auth import AuthBase
+    from singer_sdk.helpers.types import Context
+
+#: Network failures that a retry can fix. (`requests` wraps resets and refused
+#: connections in ConnectionError; truncated chunked bodies in ChunkedEncodingError.)
+_RETRIABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    RetriableAPIError,
+    ConnectionResetError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+#: Never wait longer than this for one Retry-After, whatever the server says.
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+_decoder = msgspec.json.Decoder()
+
+
+def retry_after_seconds(response: requests.Response | None) -> float | None:
+    """Parse a `Retry-After` header (seconds or an HTTP date), if there is one."""
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+class HeymarketStream(RESTStream[PageRequest]):
+    """Base class for Heymarket streams: every list endpoint is a JSON POST."""
+
+    http_method = "POST"  # type: ignore[assignment]
+    #: The JSON type every answer of this endpoint must have.
+    response_shape: type = list
+    #: Whether records carry the `id`/`updated` pair the cursor walk depends on.
+    cursor_fields = True
+    #: Date-time fields normalised to the tap's one UTC format.
+    datetime_fields: tuple[str, ...] = ("created", "updated")
+
+    @property
+    def url_base(self) -> str:
+        """`api_url` without a trailing slash (paths start with one)."""
+        return str(self.config["api_url"]).rstrip("/")
+
+    @cached_property
+    def authenticator(self) -> AuthBase:  # type: ignore[override]
+        """JWT per request, or the legacy key: exactly one is configured."""
+        return authenticator_from_config(self.config)
+
+    @property
+    def http_headers(self) -> dict:
+        """Ask for JSON; the user agent names the tap for Heymarket's logs."""
+        return {"Accept": "application/json", "User-Agent": "tap-heymarket/0.1"}
+
+    @property
+    def timeout(self) -> int:
+        """Seconds to wait for one answer (`request_timeout`)."""
+        return int(self.config.get("request_timeout", 60))
+
+    @property
+    def pacer(self) -> RequestPacer:
+        """The tap-wide pacer: all streams share the one rate limit."""
+        return t.cast("RequestPacer", self._tap.pacer)  # type: ignore[attr-defined]
+
+    # -- requests and retries ---------------------------------------------------
+
+    def _request(
+        self,
+        prepared_request: requests.PreparedRequest,
+        context: Context | None,
+    ) -> requests.Response:
+        self.pacer.wait()
+        return super()._request(prepared_request, context)
+
+    def request_decorator(self, func: t.Callable) -> t.Callable:
+        """Retry 429s (honouring Retry-After) and transient failures, with limits.
+
+        The SDK's default gives up after 5 quick tries. Heymarket answers 429 whenever a
+        team exceeds 500 requests a minute, which may be another client's doing, so
+        429s are retried for up to `max_rate_limit_wait` seconds; 5xx, timeouts, resets
+        and malformed bodies get `max_retries` retries with exponential backoff.
+        """
+        max_retries = int(self.config.get("max_retries", 8))
+        rate_limit_budget = float(self.config.get("max_rate_limit_wait", 900))
+
+        def with_retries(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:
+            failures = 0
+            throttled = 0
+            waited_for_limit = 0.0
+            while True:
+                try:
+                    return func(prepared_request, context)
+                except _RETRIABLE_EXCEPTIONS as exc:
+                    response = getattr(exc, "response", None)
+                    if response is not None and response.status_code == 429:
+                        throttled += 1
+                        wait = retry_after_seconds(response)
+                        if wait is None:
+                            wait = min(60.0, 2.0 * 2 ** min(throttled - 1, 5))
+                            wait *= random.uniform(0.8, 1.2)
+                        else:
+                            self.pacer.pause(wait)
+                        if waited_for_limit + wait > rate_limit_budget:
+                            raise self._gave_up(prepared_request, exc, throttled) from None
+                        waited_for_limit += wait
+                    else:
+                        failures += 1
+                        if failures > max_retries:
+                            raise self._gave_up(prepared_request, exc, failures) from None
+                        wait = min(30.0, 0.5 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+                    self.logger.warning(
+                        "%s: %s; retrying in %.1f s",
+                        self._describe(prepared_request),
+                        self._failure_summary(exc),
+                        wait,
+                    )
+                    time.sleep(wait)
+
+        return with_retries
+
+    @staticmethod
+    def _describe(prepared_request: requests.PreparedRequest) -> str:
+        return f"{prepared_request.method} {prepared_request.path_url}"
+
+    @staticmethod
+    def _failure_summary(exc: BaseException) -> str:
+        response = getattr(exc, "response", None)
+        if isinstance(exc, MalformedResponseError):
+            return str(exc)
+        if response is not None:
+            return f"HTTP {response.status_code} (X-Request-Id: {request_id(response)})"
+        # Connection errors: the class name says enough; their text can be long.
+        return f"{type(exc).__name__} (no answer)"
+
+    def _gave_up(
+        self,
+        prepared_request: requests.PreparedRequest,
+        exc: BaseException,
+        attempts: int,
+    ) -> HeymarketFatalError:
+        return HeymarketFatalError(
+            f"{self._describe(prepared_request)} failed {attempts} times; giving up. "
+            f"Last failure: {self._failure_summary(exc)}"
+        )
+
+    # -- answers ----------------------------------------------------------------
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Classify the status, then decode and check the body (inside the retries).
+
+        Decoding here, once, means a truncated or wrong-shape body is retried like a
+        5xx instead of failing later, and `parse_response` reuses the decoded page.
+        """
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise HeymarketRetriableError(status_message(response), response)
+        if status >= 400:
+            raise HeymarketFatalError(status_message(response))
+        self._decoded = (response, self.decode(response))
+
+    def response_error_message(self, response: requests.Response) -> str:
+        """Never the SDK's default, which includes the whole body and header names."""
+        return status_message(response)
+
+    def decode(self, response: requests.Response) -> Page:
+        """Decode and check one answer; raise MalformedResponseError when it is off."""
+        where = f"{describe_request(response)} (X-Request-Id: {request_id(response)})"
+        try:
+            body = _decoder.decode(response.content)
+        except msgspec.DecodeError:
+            snippet = response.text[:60].replace("\n", " ")
+            msg = f"{where} answered HTTP {response.status_code} with a body that is not JSON: {snippet!r}"
+            raise MalformedResponseError(msg, response) from None
+        if not isinstance(body, self.response_shape):
+            msg = (
+                f"{where} answered a JSON {type(body).__name__} where the API documents "
+                f"a {self.response_shape.__name__}"
+            )
+            raise MalformedResponseError(msg, response)
+        records = body if isinstance(body, list) else [body]
+        updated: list = []
+        for record in records:
+            if not isinstance(record, dict):
+                msg = f"{where} returned a list item that is a {type(record).__name__}, not an object"
+                raise MalformedResponseError(msg, response)
+            self.conform(record, where, response)
+            if self.cursor_fields:
+                updated.append(self._cursor_value(record, where, response))
+        return Page(records=records, updated=updated)
+
+    def conform(self, record: dict, where: str, response: requests.Response) -> None:
+        """Apply the tap's record policy (see README, "Unexpected values").
+
+        * `id` must be an integer; a string of digits is converted.
+        * Other date-time fields that do not parse become null, with a warning.
+        """
+        record_id = record.get("id")
+        if not isinstance(record_id, int) or isinstance(record_id, bool):
+            if isinstance(record_id, str) and record_id.strip().isdigit():
+                record["id"] = int(record_id)
+            else:
+                msg = f"{where} returned a record whose id is {record_id!r}, not an integer"
+                raise MalformedResponseError(msg, response)
+        for name in self.datetime_fields:
+            value = record.get(name)
+            if value is None or (name == "updated" and self.cursor_fields):
+                continue
+            try:
+                record[name] = timestamps.normalize(timestamps.parse(value))
+            except (TypeError, ValueError):
+                self.logger.warning(
+                    "%s: record %s has an unparsable %s %r; emitting null",
+                    self.name,
+                    record["id"],
+                    name,
+                    value,
+                )
+                record[name] = None
+
+    def _cursor_value(self, record: dict, where: str, response: requests.Response) -> t.Any:
+        try:
+            updated = timestamps.parse(record["updated"])
+        except (KeyError, TypeError, ValueError):
+            msg = (
+                f"{where} returned record {record['id']} with updated="
+                f"{record.get('updated')!r}, which is not an RFC 3339 date-time; the "
+                "cursor cannot move past it"
+            )
+            raise MalformedResponseError(msg, response) from None
+        record["updated"] = timestamps.normalize(updated)
+        return updated
+
+    def decoded_page(self, response: requests.Response) -> Page:
+        """The page `validate_response` decoded for this response."""
+        cached = getattr(self, "_decoded", None)
+        if cached is not None and cached[0] is response:
+            return t.cast("Page", cached[1])
+        return self.decode(response)
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """Records of a single-page endpoint."""
+        yield from self.decoded_page(response).records
+
+
+def fatal_error_types() -> tuple[type[BaseException], ...]:
+    """Errors that end a sync with a one-line message and no traceback."""
+    return (FatalAPIError, HeymarketFatalError)
+
+
+logging.getLogger("urllib3").setLevel(logging.WARNING)

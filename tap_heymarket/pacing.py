@@ -1,0 +1,39 @@
+"""Client-side request pacing, so a sync stays under Heymarket's 500 requests/minute.
+
+Requests start at least `60 / max_requests_per_minute` seconds apart. Pacing on
+request *starts* means slow responses cost no extra waiting, so a sync runs at the
+configured rate whenever the API can keep up, and never bursts above it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class RequestPacer:
+    """Spaces request starts evenly at a fixed maximum rate (thread-safe)."""
+
+    def __init__(self, max_requests_per_minute: float) -> None:
+        self.interval = 60.0 / max_requests_per_minute if max_requests_per_minute > 0 else 0.0
+        self._next_start = 0.0
+        self._lock = threading.Lock()
+        self.waited_seconds = 0.0
+
+    def wait(self) -> None:
+        """Block until the next request may start, then reserve its slot."""
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + self.interval
+        delay = start - now
+        if delay > 0:
+            self.waited_seconds += delay
+            time.sleep(delay)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every later request back by `seconds` (after a 429 with Retry-After)."""
+        with self._lock:
+            self._next_start = max(self._next_start, time.monotonic() + seconds)

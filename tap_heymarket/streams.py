@@ -1,0 +1,205 @@
+"""Heymarket streams: contacts, contact_fields and tags."""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import datetime
+from importlib import resources
+
+from singer_sdk.helpers._util import load_json
+from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
+
+from tap_heymarket import timestamps
+from tap_heymarket.client import HeymarketStream
+from tap_heymarket.pagination import PageRequest, UpdatedCursorPaginator
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.helpers.types import Context
+
+#: Key of the resumable walk inside a stream's state (see `UpdatedCursorStream`).
+WALK_KEY = "walk"
+
+
+def load_schema(name: str) -> dict:
+    """Load `schemas/<name>.json` shipped inside the package."""
+    text = resources.files("tap_heymarket").joinpath("schemas", f"{name}.json").read_text()
+    return t.cast("dict", load_json(text))
+
+
+class UpdatedCursorStream(HeymarketStream):
+    """A newest-first list walked by `updated` (see `pagination.py`), resumable mid-walk.
+
+    State holds, besides the usual `replication_key_value` bookmark, a `walk` object
+    written after every page: `{"floor", "top", "cursor", "kind"}`. A sync killed
+    mid-walk resumes from `cursor` instead of starting over, and at most one page is
+    read again. The bookmark moves only when a walk completes, to the newest
+    `updated` that walk emitted, so it is never later than data actually read.
+    """
+
+    replication_key = "updated"
+    is_sorted = False
+    #: Documented page size of the endpoint, when it is fixed (tags: 30).
+    fixed_page_size: int | None = None
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._walker: UpdatedCursorPaginator | None = None
+
+    @property
+    def page_size(self) -> int:
+        """`page_size` from config, or the endpoint's fixed page."""
+        return self.fixed_page_size or int(self.config.get("page_size", 500))
+
+    def _floor(self, context: Context | None) -> datetime | None:
+        """Oldest `updated` to extract: the bookmark, or `start_date`, whichever is later."""
+        candidates = []
+        state = self.get_context_state(context)
+        if state.get("replication_key_value"):
+            candidates.append(timestamps.parse(state["replication_key_value"]))
+        if self.config.get("start_date"):
+            candidates.append(timestamps.parse(str(self.config["start_date"])))
+        return max(candidates) if candidates else None
+
+    def get_new_paginator(self) -> BaseAPIPaginator[PageRequest]:
+        """A walker from the top, or from the cursor of an interrupted walk."""
+        state = self.get_context_state(None)
+        floor = self._floor(None)
+        floor_text = timestamps.normalize(floor) if floor else None
+        walk = state.get(WALK_KEY)
+        resume_cursor = None
+        resume_kind = "le"
+        top = None
+        if isinstance(walk, dict) and walk.get("floor") == floor_text and walk.get("cursor"):
+            resume_cursor = timestamps.parse(walk["cursor"])
+            resume_kind = "lt" if walk.get("kind") == "lt" else "le"
+            top = timestamps.parse(walk["top"]) if walk.get("top") else None
+            self.logger.info(
+                "%s: resuming an interrupted sync below updated=%s", self.name, walk["cursor"]
+            )
+        walker = UpdatedCursorPaginator(
+            page_size=self.page_size,
+            floor=floor,
+            resume_cursor=resume_cursor,
+            resume_kind=resume_kind,
+            logger=self.logger,
+            label=self.name,
+        )
+        walker.newest = top
+        self._walker = walker
+        self._walk_floor = floor_text
+        return walker
+
+    def prepare_request_payload(
+        self,
+        context: Context | None,  # noqa: ARG002
+        next_page_token: PageRequest | None,
+    ) -> dict | None:
+        """The walk's `date`/`limit`/`page` body."""
+        token = next_page_token or PageRequest(date=None, limit=self.page_size)
+        return token.body()
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """Emit the page's new records, then checkpoint the walk in STATE."""
+        walker = self._walker
+        assert walker is not None
+        records = walker.consume(self.decoded_page(response))
+        yield from records
+        # Runs once every record of this page has been written (the SDK pulls the
+        # next record only after it emitted the previous one).
+        self._checkpoint(walker)
+
+    def _checkpoint(self, walker: UpdatedCursorPaginator) -> None:
+        state = self.get_context_state(None)
+        if walker.finished_walk:
+            # The walk completed: promote its newest `updated` to the bookmark.
+            state.pop(WALK_KEY, None)
+            state.pop("progress_markers", None)
+            floor = state.get("replication_key_value")
+            newest = timestamps.normalize(walker.newest) if walker.newest else None
+            if newest and (floor is None or newest > floor):
+                state["replication_key"] = self.replication_key
+                state["replication_key_value"] = newest
+            self._log_walk_summary(walker)
+        elif walker.cursor is not None:
+            state[WALK_KEY] = {
+                "floor": self._walk_floor,
+                "top": timestamps.normalize(walker.newest) if walker.newest else None,
+                "cursor": timestamps.normalize(walker.cursor),
+                "kind": walker.cursor_kind,
+            }
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _log_walk_summary(self, walker: UpdatedCursorPaginator) -> None:
+        self.logger.info(
+            "%s: walk complete: %d records in %d requests (%d repeats skipped, "
+            "page mode %s, server page %d)",
+            self.name,
+            walker.emitted,
+            walker.requests,
+            walker.duplicates_skipped,
+            walker.page_mode or "not needed",
+            walker.capacity,
+        )
+        if walker.incomplete_groups:
+            self.logger.warning(
+                "%s: %d tie group(s) could not be read in full; see the warnings above",
+                self.name,
+                len(walker.incomplete_groups),
+            )
+
+    def _increment_stream_state(
+        self,
+        latest_record: dict,  # noqa: ARG002
+        *,
+        context: Context | None = None,  # noqa: ARG002
+    ) -> None:
+        """The walk manages the bookmark itself (see the class docstring).
+
+        The SDK's per-record bookmarking assumes ascending order; this API is newest
+        first, so a per-record bookmark would be wrong until the walk ends.
+        """
+
+
+class ContactsStream(UpdatedCursorStream):
+    """Contacts, from `POST /v1/contacts`, incremental on `updated`."""
+
+    name = "contacts"
+    path = "/v1/contacts"
+    primary_keys = ("id",)
+    schema = load_schema("contacts")
+
+
+class TagsStream(UpdatedCursorStream):
+    """Tags, from `POST /v1/tags` (30 per page, newest first), incremental on `updated`."""
+
+    name = "tags"
+    path = "/v1/tags"
+    primary_keys = ("id",)
+    schema = load_schema("tags")
+    fixed_page_size = 30
+
+
+class ContactFieldsStream(HeymarketStream):
+    """Custom contact field definitions, from `POST /v1/contact-fields` (full table)."""
+
+    name = "contact_fields"
+    path = "/v1/contact-fields"
+    primary_keys = ("id",)
+    replication_key = None
+    schema = load_schema("contact_fields")
+    cursor_fields = False
+    datetime_fields = ()
+
+    def get_new_paginator(self) -> BaseAPIPaginator:
+        """One request returns every field."""
+        return SinglePagePaginator()
+
+    def prepare_request_payload(
+        self,
+        context: Context | None,  # noqa: ARG002
+        next_page_token: t.Any,  # noqa: ARG002
+    ) -> dict:
+        """An empty JSON object."""
+        return {}

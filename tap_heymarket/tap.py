@@ -1,0 +1,196 @@
+"""The Heymarket tap: settings, their validation, and the stream list."""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import datetime
+from urllib.parse import urlparse
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_heymarket import streams
+from tap_heymarket.pacing import RequestPacer
+
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+DEFAULT_API_URL = "https://api.heymarket.com"
+#: Heymarket allows 500 requests a minute per team; stay a little under it.
+DEFAULT_MAX_REQUESTS_PER_MINUTE = 480
+
+
+class TapHeymarket(Tap):
+    """Singer tap for Heymarket: contacts, contact fields and tags."""
+
+    name = "tap-heymarket"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api_url",
+            th.StringType,
+            default=DEFAULT_API_URL,
+            title="API URL",
+            description="Base URL of the Heymarket API. Change it only to reach a sandbox.",
+        ),
+        th.Property(
+            "api_secret_id",
+            th.StringType,
+            secret=True,
+            title="API Secret ID",
+            description=(
+                "ID of a Heymarket API secret (Settings > Integrations > API). Used with "
+                "`api_secret_key` to sign a short-lived JWT for every request (recommended)."
+            ),
+        ),
+        th.Property(
+            "api_secret_key",
+            th.StringType,
+            secret=True,
+            title="API Secret Key",
+            description="The secret key that belongs to `api_secret_id`.",
+        ),
+        th.Property(
+            "api_key",
+            th.StringType,
+            secret=True,
+            title="Legacy API Key",
+            description=(
+                "Legacy team API key, sent as a bearer token. Heymarket plans to deprecate "
+                "it: prefer `api_secret_id` + `api_secret_key`. Configure exactly one method."
+            ),
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            title="Start Date",
+            description=(
+                "Only records updated at or after this date-time are extracted. A saved "
+                "bookmark later than it takes precedence."
+            ),
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType,
+            default=500,
+            title="Page Size",
+            description=(
+                "`limit` asked for on each contacts request. The API's default is 30 and its "
+                "maximum is not documented; the tap copes with a server that returns fewer."
+            ),
+        ),
+        th.Property(
+            "max_requests_per_minute",
+            th.IntegerType,
+            default=DEFAULT_MAX_REQUESTS_PER_MINUTE,
+            title="Max Requests per Minute",
+            description=(
+                "Client-side pace. Heymarket allows 500 requests a minute per team; lower "
+                "it if other clients share the team's quota."
+            ),
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=60,
+            title="Request Timeout",
+            description="Seconds to wait for one API answer before retrying.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            title="Max Retries",
+            description=(
+                "Retries for one request after a 5xx, timeout, dropped connection or "
+                "malformed body, with exponential backoff (0.5 s doubling, up to 30 s)."
+            ),
+        ),
+        th.Property(
+            "max_rate_limit_wait",
+            th.IntegerType,
+            default=900,
+            title="Max Rate-Limit Wait",
+            description=(
+                "Seconds one request may spend waiting out HTTP 429 answers (honouring "
+                "Retry-After when sent) before the sync fails."
+            ),
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pacer = RequestPacer(
+            float(self.config.get("max_requests_per_minute", DEFAULT_MAX_REQUESTS_PER_MINUTE))
+        )
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """JSON-schema checks, then the rules a schema cannot express."""
+        errors = super()._validate_config(raise_errors=raise_errors)
+        errors += semantic_config_errors(self.config)
+        if errors and raise_errors:
+            raise ConfigValidationError(
+                "Config validation failed", errors=errors, schema=self.config_jsonschema
+            )
+        return errors
+
+    def discover_streams(self) -> list[Stream]:
+        """Every stream the tap offers."""
+        return [
+            streams.ContactsStream(self),
+            streams.ContactFieldsStream(self),
+            streams.TagsStream(self),
+        ]
+
+
+def semantic_config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Errors that name the setting; never the secret values themselves."""
+    errors: list[str] = []
+    url = str(config.get("api_url") or DEFAULT_API_URL)
+    parsed = urlparse(url)
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+        errors.append(f"api_url must be an http(s) URL such as {DEFAULT_API_URL}, got {url!r}")
+
+    jwt_parts = [bool(config.get("api_secret_id")), bool(config.get("api_secret_key"))]
+    has_key = bool(config.get("api_key"))
+    if any(jwt_parts) and not all(jwt_parts):
+        missing = "api_secret_key" if jwt_parts[0] else "api_secret_id"
+        errors.append(f"api_secret_id and api_secret_key go together: {missing} is missing")
+    elif all(jwt_parts) and has_key:
+        errors.append(
+            "configure exactly one auth method: api_secret_id + api_secret_key, or api_key, "
+            "not both"
+        )
+    elif not any(jwt_parts) and not has_key:
+        errors.append(
+            "no credentials: set api_secret_id + api_secret_key (recommended) or api_key"
+        )
+
+    start_date = config.get("start_date")
+    if start_date is not None:
+        try:
+            datetime.fromisoformat(str(start_date))
+        except ValueError:
+            errors.append(
+                f"start_date must be an ISO 8601 date or date-time, got {start_date!r}"
+            )
+    for name, minimum in (
+        ("page_size", 1),
+        ("max_requests_per_minute", 1),
+        ("request_timeout", 1),
+        ("max_retries", 0),
+        ("max_rate_limit_wait", 0),
+    ):
+        value = config.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors.append(f"{name} must be a whole number, got {value!r}")
+        elif value < minimum:
+            errors.append(f"{name} must be at least {minimum}, got {value}")
+    return errors
+
+
+if __name__ == "__main__":
+    TapHeymarket.cli()

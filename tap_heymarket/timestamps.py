@@ -1,0 +1,41 @@
+"""Timestamp parsing and formatting.
+
+Heymarket returns RFC 3339 strings whose precision is not documented. Bookmarks are
+compared as strings by the SDK, so every `updated`/`created` leaves the tap in one
+UTC format with microseconds: `2024-05-01T12:34:56.789000+00:00`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+UTC = timezone.utc
+
+#: The smallest step we move a cursor by. Below the API's precision (seconds or
+#: milliseconds in practice), so "before T + 1us" means "at or before T" and
+#: "before T - 1us" means "strictly before T" whatever the server's comparison.
+EPSILON = timedelta(microseconds=1)
+
+
+def parse(value: str) -> datetime:
+    """Parse an RFC 3339 string to an aware UTC datetime (naive values are UTC).
+
+    Raises:
+        ValueError: when the value is not a date-time.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"expected an RFC 3339 string, got {type(value).__name__}")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def normalize(value: datetime) -> str:
+    """The tap's one output format: UTC, microseconds, `+00:00`."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def to_api(value: datetime) -> str:
+    """Format a cursor for the API's `date` body field (RFC 3339, `Z`)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
