@@ -195,7 +195,8 @@ class HeymarketStream(RESTStream[PageRequest]):
             raise HeymarketRetriableError(status_message(response), response)
         if status >= 400:
             raise HeymarketFatalError(status_message(response))
-        self._decoded = (response, self.decode(response))
+        if response.request is not None and response.request.path_url == self.path:
+            self._decoded = (response, self.decode(response))
 
     def response_error_message(self, response: requests.Response) -> str:
         """Never the SDK's default, which includes the whole body and header names."""

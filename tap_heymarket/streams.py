@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import typing as t
 from datetime import datetime
 from importlib import resources
 
 from singer_sdk.helpers._util import load_json
+from singer_sdk.metrics import get_metrics_logger
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 
 from tap_heymarket import timestamps
@@ -41,6 +43,8 @@ class UpdatedCursorStream(HeymarketStream):
     is_sorted = False
     #: Documented page size of the endpoint, when it is fixed (tags: 30).
     fixed_page_size: int | None = None
+    #: Endpoint that counts the stream's records, if the API has one.
+    count_path: str | None = None
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -143,11 +147,58 @@ class UpdatedCursorStream(HeymarketStream):
             walker.capacity,
         )
         if walker.incomplete_groups:
-            self.logger.warning(
-                "%s: %d tie group(s) could not be read in full; see the warnings above",
-                self.name,
-                len(walker.incomplete_groups),
-            )
+            self._report_possible_loss(walker)
+
+    def _report_possible_loss(self, walker: UpdatedCursorPaginator) -> None:
+        """Say how many records may be missing, and count them in a metric.
+
+        A full sync of a stream with a count endpoint compares the API's count with the
+        distinct ids extracted; otherwise each unreadable group counts as at least one.
+        """
+        missing = len(walker.incomplete_groups)
+        how = "at least one per tie group"
+        if self.count_path and walker.floor is None:
+            total = self.api_count()
+            if total is not None:
+                missing = max(total - walker.emitted, 0)
+                how = f"the API counts {total}, {walker.emitted} were extracted"
+        groups = ", ".join(timestamps.normalize(at) for at, _ in walker.incomplete_groups)
+        self.logger.warning(
+            "%s: %d record(s) may be missed (%s) in tie group(s) at updated=%s, which the "
+            "API would not page through",
+            self.name,
+            missing,
+            how,
+            groups,
+        )
+        point = {
+            "type": "counter",
+            "metric": "records_possibly_missed",
+            "value": missing,
+            "tags": {"stream": self.name, "groups": len(walker.incomplete_groups)},
+        }
+        get_metrics_logger().info("METRIC: %s", json.dumps(point, separators=(",", ":")))
+
+    def api_count(self) -> int | None:
+        """`POST <count_path>`: a number, a numeric string, or {"count": n}."""
+        prepared = self.build_prepared_request(
+            method="POST",
+            url=self.url_base + str(self.count_path),
+            json={},
+            headers=self.http_headers,
+        )
+        try:
+            response = self.request_decorator(self._request)(prepared, None)
+            body = response.json()
+        except Exception as exc:  # noqa: BLE001 - a failed count must not fail the sync
+            self.logger.warning("%s: could not read the API's count: %s", self.name, exc)
+            return None
+        if isinstance(body, dict):
+            body = body.get("count")
+        try:
+            return int(body)
+        except (TypeError, ValueError):
+            return None
 
     def _increment_stream_state(
         self,
@@ -167,6 +218,7 @@ class ContactsStream(UpdatedCursorStream):
 
     name = "contacts"
     path = "/v1/contacts"
+    count_path = "/v1/contacts/count"
     primary_keys = ("id",)
     schema = load_schema("contacts")
 

@@ -1,0 +1,66 @@
+"""catalog/catalog.json stays equal to `tap-heymarket --discover`; selection works as in any SDK tap."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from scripts.make_catalog import CATALOG, discovered_catalog, render
+from tests.sandbox import Sandbox
+from tests.tap_runner import run_tap, sandbox_config
+
+
+def test_catalog_file_matches_discovery() -> None:
+    assert CATALOG.read_text() == render(discovered_catalog()), (
+        "catalog/catalog.json drifted from --discover: run `make catalog`"
+    )
+
+
+def test_catalog_has_the_documented_streams_and_keys() -> None:
+    catalog = json.loads(CATALOG.read_text())
+    streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
+    assert set(streams) == {"contacts", "contact_fields", "tags"}
+    contacts = streams["contacts"]
+    assert contacts["key_properties"] == ["id"]
+    assert contacts["replication_key"] == "updated"
+    assert contacts["replication_method"] == "INCREMENTAL"
+    props = contacts["schema"]["properties"]
+    for field in ("id", "display_name", "first", "last", "email", "phone", "custom", "team_id",
+                  "creator_id", "inbox_id", "parent_id", "assigned_user_id", "shared", "created",
+                  "updated", "rev", "op", "tags", "is_opted_out", "avatar", "external_id",
+                  "external_ref", "type", "note", "uuid", "contact_channels"):
+        assert field in props, field
+    assert props["updated"]["format"] == "date-time"
+    assert props["created"]["format"] == "date-time"
+    assert props["custom"]["additionalProperties"] == {"type": ["string", "null"]}
+    assert "color" in streams["tags"]["schema"]["properties"]
+    assert "tag" in streams["tags"]["schema"]["properties"]
+    assert streams["contact_fields"]["replication_method"] == "FULL_TABLE"
+    text = CATALOG.read_text()
+    assert "sandbox-secret" not in text
+
+
+def _set(catalog: dict, stream: str, breadcrumb: list, selected: bool) -> None:
+    for s in catalog["streams"]:
+        if s["tap_stream_id"] != stream:
+            continue
+        for entry in s["metadata"]:
+            if entry["breadcrumb"] == breadcrumb:
+                entry["metadata"]["selected"] = selected
+
+
+def test_stream_and_property_selection() -> None:
+    catalog = copy.deepcopy(json.loads(CATALOG.read_text()))
+    _set(catalog, "tags", [], False)
+    _set(catalog, "contact_fields", [], False)
+    for field in ("email", "id", "updated"):
+        _set(catalog, "contacts", ["properties", field], False)
+    with Sandbox(contacts=200, seed=3) as sb:
+        run = run_tap(sandbox_config(sb.url), catalog=catalog)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert set(run.records) == {"contacts"}
+    record = run.records["contacts"][0]
+    assert "email" not in record
+    # The primary key and the replication key cannot be deselected.
+    assert "id" in record and "updated" in record
+    assert len(run.records["contacts"]) == 200
