@@ -69,6 +69,7 @@ class HeymarketStream(RESTStream[PageRequest]):
     """Base class for Heymarket streams: every list endpoint is a JSON POST."""
 
     http_method = "POST"  # type: ignore[assignment]
+    from singer_sdk.helpers._typing import TypeConformanceLevel as _T; TYPE_CONFORMANCE_LEVEL = _T.NONE  # BENCHTMP
     #: The JSON type every answer of this endpoint must have.
     response_shape: type = list
     #: Whether records carry the `id`/`updated` pair the cursor walk depends on.

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import typing as t
 from datetime import datetime
+from pathlib import PurePath
 from urllib.parse import urlparse
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_heymarket import streams
 from tap_heymarket.pacing import RequestPacer
+from tap_heymarket.state import InvalidStateError, state_errors
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -25,6 +28,9 @@ class TapHeymarket(Tap):
     """Singer tap for Heymarket: contacts, contact fields and tags."""
 
     name = "tap-heymarket"
+    #: msgspec encodes RECORD messages several times faster than the default (simplejson)
+    #: writer; same JSON values, UTF-8 instead of \u escapes. See docs/benchmarks.md.
+    message_writer_class = MsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -120,6 +126,10 @@ class TapHeymarket(Tap):
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        state = kwargs.get("state")
+        if state is not None and not isinstance(state, (dict, str, PurePath)):
+            # The SDK would take a list for a file path; say what is wrong instead.
+            raise InvalidStateError(state_errors(state, [])[0])
         super().__init__(*args, **kwargs)
         self.pacer = RequestPacer(
             float(self.config.get("max_requests_per_minute", DEFAULT_MAX_REQUESTS_PER_MINUTE))
@@ -134,6 +144,14 @@ class TapHeymarket(Tap):
                 "Config validation failed", errors=errors, schema=self.config_jsonschema
             )
         return errors
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Refuse a corrupt or foreign state file before any request is made."""
+        incremental = [s.name for s in self.streams.values() if s.replication_key]
+        errors = state_errors(state, incremental)
+        if errors:
+            raise InvalidStateError("invalid --state: " + "; ".join(errors))
+        super().load_state(state)
 
     def discover_streams(self) -> list[Stream]:
         """Every stream the tap offers."""

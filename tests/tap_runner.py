@@ -121,8 +121,23 @@ def run_tap(
             cwd=REPO_ROOT,
             env=env or clean_env(),
         )
+    assert_no_secrets(config, proc.stdout, proc.stderr)
     messages = parse_messages(proc.stdout) if proc.returncode == 0 or proc.stdout else []
     return TapRun(proc.returncode, proc.stdout, proc.stderr, messages)
+
+
+SECRET_SETTINGS = ("api_secret_id", "api_secret_key", "api_key")
+#: Every JWT starts with the base64url of '{"alg":"HS256","typ":"JWT"}'.
+JWT_PREFIX = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+
+
+def assert_no_secrets(config: dict[str, Any], *outputs: str) -> None:
+    """Every tap run in the suite checks that no secret or minted token leaked."""
+    secrets = [str(config[k]) for k in SECRET_SETTINGS if config.get(k)]
+    for output in outputs:
+        for secret in secrets:
+            assert secret not in output, "a secret setting appeared in the tap's output"
+        assert JWT_PREFIX not in output, "a JWT appeared in the tap's output"
 
 
 def truth_ids(truth: dict[str, Any]) -> set[int]:

@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import json
 import re
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -486,6 +488,20 @@ def test_not_found(http, shared):
         assert r.json()["request_id"] == r.headers["X-Request-Id"]
 
 
+def test_protocol_errors_are_json(shared):
+    u = urlsplit(shared.url)
+    for raw in (b"GARBAGE\r\n\r\n", b"BREW /v1/contacts HTTP/1.1\r\nHost: x\r\n\r\n"):
+        with socket.create_connection((u.hostname, u.port), timeout=30) as sock:
+            sock.sendall(raw)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.split()[1] in (b"400", b"404")
+        assert b"X-Request-Id: req_" in head
+        assert "request_id" in json.loads(body)
+
+
 @pytest.mark.parametrize("data", [
     b"{not json", b"[1, 2]", b'"text"', b'{"limit": 0}', b'{"limit": -5}', b'{"limit": "30"}',
     b'{"limit": 2.5}', b'{"limit": true}', b'{"date": 12345}', b'{"date": "soon"}',
@@ -648,6 +664,17 @@ def test_cli(http, tmp_path):
         out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert out == ""
+
+
+def test_cli_sigint():
+    proc = subprocess.Popen([sys.executable, "-m", "tests.sandbox", "--port", "0", "--contacts",
+                             "10"], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("SANDBOX_URL=http://127.0.0.1:")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+    assert proc.returncode == 0
 
 
 def test_cli_rejects_bad_flag():

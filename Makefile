@@ -1,0 +1,46 @@
+# tap-heymarket developer commands. GNU make; needs only python3 (>= 3.10) to start.
+#   make test   venv + lint (ruff, mypy) + the whole pytest suite (incl. the Meltano e2e test)
+#   make demo   venv + meltano install + sandbox -> meltano run -> DuckDB summary
+#   make clean  remove the venv, .meltano/, output/ and caches
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+STAMP  := $(VENV)/.make-installed
+MELTANO_VERSION := 4.4.1
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help venv lint test demo clean
+
+help:
+	@echo "make venv   create $(VENV) (editable tap + dev tools + meltano==$(MELTANO_VERSION))"
+	@echo "make lint   ruff check + mypy"
+	@echo "make test   lint, then the whole pytest suite"
+	@echo "make demo   sync the local sandbox into DuckDB with Meltano and print a summary"
+	@echo "make clean  remove $(VENV), .meltano/, output/ and caches"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: '$(PYTHON)' not found; install Python >= 3.10 or run 'make PYTHON=/path/to/python3.x'" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || { echo "error: Python >= 3.10 required, '$(PYTHON)' is $$($(PYTHON) -V 2>&1); run 'make PYTHON=/path/to/python3.x'" >&2; exit 1; }
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e '.[dev]' 'meltano==$(MELTANO_VERSION)'
+	@touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check tap_heymarket tests scripts
+	$(VENV)/bin/mypy
+
+test: venv lint
+	$(VPY) -m pytest -W error
+
+demo: venv
+	$(VPY) scripts/demo.py
+
+clean:
+	rm -rf $(VENV) .meltano output .pytest_cache .ruff_cache .mypy_cache build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
