@@ -26,7 +26,13 @@ DUCKDB_STATS = ROOT / "scripts" / "duckdb_stats.py"
 TABLES = ("contacts", "contact_fields", "tags")
 
 # Variables that would override meltano.yml for our plugins (env beats environment config).
-_PLUGIN_ENV_PREFIXES = ("TAP_HEYMARKET_", "TARGET_DUCKDB_", "TARGET_JSONL_", "MELTANO_")
+_PLUGIN_ENV_PREFIXES = (
+    "TAP_HEYMARKET_",
+    "TARGET_DUCKDB_",
+    "TARGET_POSTGRES_",
+    "TARGET_JSONL_",
+    "MELTANO_",
+)
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:

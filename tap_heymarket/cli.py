@@ -41,7 +41,7 @@ def main() -> None:
         raise
     except KeyboardInterrupt:
         sys.exit(130)
-    except BaseException as exc:  # noqa: BLE001 - the boundary that turns errors into one line
+    except BaseException as exc:
         if os.environ.get("TAP_HEYMARKET_TRACEBACK"):
             raise
         sys.stdout.flush()

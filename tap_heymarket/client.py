@@ -11,7 +11,11 @@ from functools import cached_property
 
 import msgspec
 import requests
+import singer_sdk.singerlib as singer
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.helpers._typing import conform_record_data_types
+from singer_sdk.helpers._util import utc_now
 from singer_sdk.streams import RESTStream
 
 from tap_heymarket import timestamps
@@ -26,6 +30,7 @@ from tap_heymarket.errors import (
 )
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.pagination import Page, PageRequest
+from tap_heymarket.records import RecordPreparation
 
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
@@ -68,8 +73,7 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
 class HeymarketStream(RESTStream[PageRequest]):
     """Base class for Heymarket streams: every list endpoint is a JSON POST."""
 
-    http_method = "POST"  # type: ignore[assignment]
-    from singer_sdk.helpers._typing import TypeConformanceLevel as _T; TYPE_CONFORMANCE_LEVEL = _T.NONE  # BENCHTMP
+    http_method = "POST"
     #: The JSON type every answer of this endpoint must have.
     response_shape: type = list
     #: Whether records carry the `id`/`updated` pair the cursor walk depends on.
@@ -83,7 +87,7 @@ class HeymarketStream(RESTStream[PageRequest]):
         return str(self.config["api_url"]).rstrip("/")
 
     @cached_property
-    def authenticator(self) -> AuthBase:  # type: ignore[override]
+    def authenticator(self) -> AuthBase:
         """JWT per request, or the legacy key: exactly one is configured."""
         return authenticator_from_config(self.config)
 
@@ -110,7 +114,9 @@ class HeymarketStream(RESTStream[PageRequest]):
         context: Context | None,
     ) -> requests.Response:
         self.pacer.wait()
-        return super()._request(prepared_request, context)
+        response = super()._request(prepared_request, context)
+        self.pacer.succeeded()
+        return response
 
     def request_decorator(self, func: t.Callable) -> t.Callable:
         """Retry 429s (honouring Retry-After) and transient failures, with limits.
@@ -123,7 +129,9 @@ class HeymarketStream(RESTStream[PageRequest]):
         max_retries = int(self.config.get("max_retries", 8))
         rate_limit_budget = float(self.config.get("max_rate_limit_wait", 900))
 
-        def with_retries(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:
+        def with_retries(
+            prepared_request: requests.PreparedRequest, context: Context | None
+        ) -> t.Any:
             failures = 0
             throttled = 0
             waited_for_limit = 0.0
@@ -134,9 +142,10 @@ class HeymarketStream(RESTStream[PageRequest]):
                     response = getattr(exc, "response", None)
                     if response is not None and response.status_code == 429:
                         throttled += 1
+                        self.pacer.throttled()
                         wait = retry_after_seconds(response)
                         if wait is None:
-                            wait = min(60.0, 2.0 * 2 ** min(throttled - 1, 5))
+                            wait = min(60.0, 1.0 * 2 ** min(throttled - 1, 6))
                             wait *= random.uniform(0.8, 1.2)
                         else:
                             self.pacer.pause(wait)
@@ -210,7 +219,7 @@ class HeymarketStream(RESTStream[PageRequest]):
             body = _decoder.decode(response.content)
         except msgspec.DecodeError:
             snippet = response.text[:60].replace("\n", " ")
-            msg = f"{where} answered HTTP {response.status_code} with a body that is not JSON: {snippet!r}"
+            msg = f"{where} answered a body that is not JSON: {snippet!r}"
             raise MalformedResponseError(msg, response) from None
         if not isinstance(body, self.response_shape):
             msg = (
@@ -222,12 +231,14 @@ class HeymarketStream(RESTStream[PageRequest]):
         updated: list = []
         for record in records:
             if not isinstance(record, dict):
-                msg = f"{where} returned a list item that is a {type(record).__name__}, not an object"
+                msg = (
+                    f"{where} returned a list item that is a {type(record).__name__}, not an object"
+                )
                 raise MalformedResponseError(msg, response)
             self.conform(record, where, response)
             if self.cursor_fields:
                 updated.append(self._cursor_value(record, where, response))
-        return Page(records=records, updated=updated)
+        return Page(records=t.cast("list[dict[str, t.Any]]", records), updated=updated)
 
     def conform(self, record: dict, where: str, response: requests.Response) -> None:
         """Apply the tap's record policy (see README, "Unexpected values").
@@ -270,6 +281,45 @@ class HeymarketStream(RESTStream[PageRequest]):
             raise MalformedResponseError(msg, response) from None
         record["updated"] = timestamps.normalize(updated)
         return updated
+
+    # -- RECORD messages --------------------------------------------------------
+
+    def _record_preparation(self) -> RecordPreparation:
+        """Selection/conformance plan for the current schema and mask (built once)."""
+        key = (id(self.effective_schema), id(self.mask), self.TYPE_CONFORMANCE_LEVEL)
+        cached = getattr(self, "_preparation", None)
+        if cached is None or cached[0] != key:
+            plan = RecordPreparation(self.effective_schema, self.mask, self.TYPE_CONFORMANCE_LEVEL)
+            cached = self._preparation = (key, plan)
+        return t.cast("RecordPreparation", cached[1])
+
+    def _generate_record_messages(
+        self, record: dict[str, t.Any]
+    ) -> t.Generator[singer.RecordMessage, None, None]:
+        """The SDK's RECORD messages, skipping selection and conformance work that is a
+        provable no-op for this schema and catalog (see `tap_heymarket.records`)."""
+        plan = self._record_preparation()
+        if not plan.skip_selection:
+            pop_deselected_record_properties(record, self.schema, self.mask)
+        if plan.fast_conform:
+            record = plan.conform(self.name, record, self.logger)
+        else:
+            record = conform_record_data_types(
+                stream_name=self.name,
+                record=record,
+                schema=self.effective_schema,
+                level=self.TYPE_CONFORMANCE_LEVEL,
+                logger=self.logger,
+            )
+        for stream_map in self.stream_maps:
+            mapped_record = stream_map.transform(record)
+            if mapped_record is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped_record,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
 
     def decoded_page(self, response: requests.Response) -> Page:
         """The page `validate_response` decoded for this response."""

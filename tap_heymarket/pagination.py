@@ -157,15 +157,15 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
 
     # -- BaseAPIPaginator -------------------------------------------------------
 
-    def has_more(self, response: requests.Response) -> bool:  # noqa: ARG002
+    def has_more(self, response: requests.Response) -> bool:
         """False once the walk has reached an empty answer or the floor."""
         return not self._done
 
-    def get_next(self, response: requests.Response) -> PageRequest | None:  # noqa: ARG002
+    def get_next(self, response: requests.Response) -> PageRequest | None:
         """The request `consume` planned from the last answer."""
         return None if self._done else self._next
 
-    def continue_if_empty(self, response: requests.Response) -> bool:  # noqa: ARG002
+    def continue_if_empty(self, response: requests.Response) -> bool:
         """An answer of only already-emitted records is not the end of the walk."""
         return not self._done
 
@@ -220,7 +220,7 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
             return []
         out: list[dict[str, t.Any]] = []
         cursor, kind = self.cursor, self.cursor_kind
-        for record, updated in zip(page.records, page.updated):
+        for record, updated in zip(page.records, page.updated, strict=False):
             if self._below_floor(updated):
                 # Newest first: everything from here on is older than the floor.
                 self._finish()
@@ -244,7 +244,7 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
             # The answer went past the cursor's group: that group is complete.
             self.cursor, self.cursor_kind = last, "le"
             self.seen_at_cursor = {
-                r["id"] for r, u in zip(page.records, page.updated) if u == last
+                r["id"] for r, u in zip(page.records, page.updated, strict=False) if u == last
             }
             self._next = self._date_request()
         elif out:
@@ -336,7 +336,7 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         out: list[dict[str, t.Any]] = []
         left_group = not page.records
         new_in_pass = 0
-        for record, updated in zip(page.records, page.updated):
+        for record, updated in zip(page.records, page.updated, strict=False):
             if updated < group.at:
                 left_group = True
                 break

@@ -25,7 +25,8 @@ WALK_KEY = "walk"
 
 def load_schema(name: str) -> dict:
     """Load `schemas/<name>.json` shipped inside the package."""
-    text = resources.files("tap_heymarket").joinpath("schemas", f"{name}.json").read_text()
+    schema_file = resources.files("tap_heymarket").joinpath("schemas").joinpath(f"{name}.json")
+    text = schema_file.read_text()
     return t.cast("dict", load_json(text))
 
 
@@ -96,7 +97,7 @@ class UpdatedCursorStream(HeymarketStream):
 
     def prepare_request_payload(
         self,
-        context: Context | None,  # noqa: ARG002
+        context: Context | None,
         next_page_token: PageRequest | None,
     ) -> dict | None:
         """The walk's `date`/`limit`/`page` body."""
@@ -190,7 +191,7 @@ class UpdatedCursorStream(HeymarketStream):
         try:
             response = self.request_decorator(self._request)(prepared, None)
             body = response.json()
-        except Exception as exc:  # noqa: BLE001 - a failed count must not fail the sync
+        except Exception as exc:
             self.logger.warning("%s: could not read the API's count: %s", self.name, exc)
             return None
         if isinstance(body, dict):
@@ -202,9 +203,9 @@ class UpdatedCursorStream(HeymarketStream):
 
     def _increment_stream_state(
         self,
-        latest_record: dict,  # noqa: ARG002
+        latest_record: dict,
         *,
-        context: Context | None = None,  # noqa: ARG002
+        context: Context | None = None,
     ) -> None:
         """The walk manages the bookmark itself (see the class docstring).
 
@@ -250,8 +251,8 @@ class ContactFieldsStream(HeymarketStream):
 
     def prepare_request_payload(
         self,
-        context: Context | None,  # noqa: ARG002
-        next_page_token: t.Any,  # noqa: ARG002
+        context: Context | None,
+        next_page_token: t.Any,
     ) -> dict:
         """An empty JSON object."""
         return {}

@@ -181,18 +181,14 @@ def semantic_config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             "not both"
         )
     elif not any(jwt_parts) and not has_key:
-        errors.append(
-            "no credentials: set api_secret_id + api_secret_key (recommended) or api_key"
-        )
+        errors.append("no credentials: set api_secret_id + api_secret_key (recommended) or api_key")
 
     start_date = config.get("start_date")
     if start_date is not None:
         try:
             datetime.fromisoformat(str(start_date))
         except ValueError:
-            errors.append(
-                f"start_date must be an ISO 8601 date or date-time, got {start_date!r}"
-            )
+            errors.append(f"start_date must be an ISO 8601 date or date-time, got {start_date!r}")
     for name, minimum in (
         ("page_size", 1),
         ("max_requests_per_minute", 1),

@@ -44,9 +44,8 @@ def check_messages(messages: list[dict[str, Any]], *, sample_every: int = 1) -> 
             if counts[stream] % sample_every == 0:
                 errors = sorted(validators[stream].iter_errors(record), key=str)
                 if errors:
-                    raise SingerViolation(
-                        f"message {index}: {stream} record {record.get('id')} invalid: {errors[0].message}"
-                    )
+                    where = f"message {index}: {stream} record {record.get('id')}"
+                    raise SingerViolation(f"{where} invalid: {errors[0].message}")
         elif kind == "STATE":
             value = message.get("value")
             if not isinstance(value, dict) or not isinstance(value.get("bookmarks", {}), dict):

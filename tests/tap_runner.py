@@ -36,11 +36,7 @@ def sandbox_config(url: str, *, legacy: bool = False, **extra: Any) -> dict[str,
 
 def clean_env() -> dict[str, str]:
     """The environment minus anything that could configure the tap from outside."""
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TAP_HEYMARKET_", "MELTANO_"))
-    }
+    return {k: v for k, v in os.environ.items() if not k.startswith(("TAP_HEYMARKET_", "MELTANO_"))}
 
 
 @dataclass

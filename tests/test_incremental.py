@@ -30,7 +30,8 @@ def test_incremental_sequence() -> None:
         again = run_tap(config, state=state)
         assert again.returncode == 0, again.stderr[-2000:]
         at_bookmark = {
-            int(i) for i, u in truth["updated"].items()
+            int(i)
+            for i, u in truth["updated"].items()
             if timestamps.normalize(timestamps.parse(u)) == bookmark
         }
         assert set(again.ids()) == at_bookmark
@@ -53,8 +54,14 @@ def test_incremental_sequence() -> None:
         assert after.bookmark() > bookmark
 
         # A bookmark in the future: nothing is emitted and the bookmark stays.
-        future = {"bookmarks": {"contacts": {"replication_key": "updated",
-                                             "replication_key_value": "2099-01-01T00:00:00.000000+00:00"}}}
+        future = {
+            "bookmarks": {
+                "contacts": {
+                    "replication_key": "updated",
+                    "replication_key_value": "2099-01-01T00:00:00.000000+00:00",
+                }
+            }
+        }
         ahead = run_tap(config, state=future)
         assert ahead.returncode == 0, ahead.stderr[-2000:]
         assert ahead.records.get("contacts", []) == []
@@ -67,15 +74,26 @@ def test_start_date_limits_the_first_sync() -> None:
         start = "2025-01-01T00:00:00+00:00"
         run = run_tap(sandbox_config(sb.url, start_date=start))
     assert run.returncode == 0, run.stderr[-2000:]
-    expected = {int(i) for i, u in truth["updated"].items() if timestamps.parse(u) >= timestamps.parse(start)}
+    expected = {
+        int(i)
+        for i, u in truth["updated"].items()
+        if timestamps.parse(u) >= timestamps.parse(start)
+    }
     assert 0 < len(expected) < 600
     assert set(run.ids()) == expected
 
 
 def test_changes_during_the_run_arrive_by_the_next_run() -> None:
     """Contacts updated and created while the tap pages through are not lost."""
-    with Sandbox(contacts=2000, seed=8, mutate_every=2, mutate_count=6, create_count=2,
-                 max_limit=100, page="zero") as sb:
+    with Sandbox(
+        contacts=2000,
+        seed=8,
+        mutate_every=2,
+        mutate_count=6,
+        create_count=2,
+        max_limit=100,
+        page="zero",
+    ) as sb:
         config = sandbox_config(sb.url, page_size=150)
         first = run_tap(config)
         assert first.returncode == 0, first.stderr[-2000:]

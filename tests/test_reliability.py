@@ -13,7 +13,6 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from tests.singer_check import check_messages
 from tests.tap_runner import (
     REPO_ROOT,
     TAP,
-    assert_no_secrets,
     clean_env,
     parse_messages,
     run_tap,
@@ -34,8 +32,9 @@ from tests.tap_runner import (
 
 def test_flaky_api_loses_nothing() -> None:
     """20,000 contacts; 10% 5xx, 3% truncated 200s, 3% dropped connections."""
-    with Sandbox(contacts=20_000, seed=31, fault_5xx=0.10, fault_truncate=0.03,
-                 fault_drop=0.03, fault_seed=7) as sb:
+    with Sandbox(
+        contacts=20_000, seed=31, fault_5xx=0.10, fault_truncate=0.03, fault_drop=0.03, fault_seed=7
+    ) as sb:
         run = run_tap(sandbox_config(sb.url, page_size=200), timeout=900)
         stats = sb.stats()
         truth = sb.truth()
@@ -74,7 +73,7 @@ def test_rides_out_429_storms(retry_after: str | None) -> None:
     switches = {"rate_limit": 20, "rate_window": 6}
     if retry_after:
         switches["retry_after"] = retry_after
-    with Sandbox(contacts=1_500, seed=6, **switches) as sb:
+    with Sandbox(contacts=900, seed=6, **switches) as sb:
         config = sandbox_config(sb.url, page_size=30)
         config["max_requests_per_minute"] = 480
         run = run_tap(config)
@@ -83,14 +82,18 @@ def test_rides_out_429_storms(retry_after: str | None) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     assert stats["by_status"].get("429", 0) > 0, "the limit should have been hit"
     assert set(run.ids()) == truth
-    print(f"429 storm ({retry_after}): {stats['by_status'].get('429', 0)} x 429, "
-          f"{stats['requests']} requests")
+    print(
+        f"429 storm ({retry_after}): {stats['by_status'].get('429', 0)} x 429, "
+        f"{stats['requests']} requests"
+    )
 
 
 # -- kill and resume ------------------------------------------------------------------
 
 
-def _run_until_killed(config: dict, state: dict | None, kill_after: float) -> tuple[list[dict], int | None]:
+def _run_until_killed(
+    config: dict, state: dict | None, kill_after: float
+) -> tuple[list[dict], int | None]:
     """Start the tap, SIGKILL it after `kill_after` s, return what it had written."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "config.json"
@@ -100,17 +103,20 @@ def _run_until_killed(config: dict, state: dict | None, kill_after: float) -> tu
             st = Path(tmp) / "state.json"
             st.write_text(json.dumps(state))
             cmd += ["--state", str(st)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                cwd=REPO_ROOT, env=clean_env())
         lines: list[bytes] = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
-        reader.start()
-        try:
-            proc.wait(timeout=kill_after)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-        reader.join(timeout=30)
+        with subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO_ROOT, env=clean_env()
+        ) as proc:
+            assert proc.stdout is not None
+            stdout = proc.stdout
+            reader = threading.Thread(target=lambda: lines.extend(stdout), daemon=True)
+            reader.start()
+            try:
+                proc.wait(timeout=kill_after)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+            reader.join(timeout=30)
         text = b"".join(lines).decode()
         # A kill can cut the last line in half: a target would drop it too.
         complete = text[: text.rfind("\n") + 1] if "\n" in text else ""
@@ -121,7 +127,7 @@ def test_kill_and_resume_twenty_trials() -> None:
     rng = random.Random(2026)
     kills = 0
     runs_total = 0
-    with Sandbox(contacts=4_000, seed=41, max_limit=100, page="zero", latency_ms=4) as sb:
+    with Sandbox(contacts=4_000, seed=41, max_limit=100, page="zero", latency_ms=40) as sb:
         config = sandbox_config(sb.url, page_size=150)
         baseline = run_tap(config)
         assert baseline.returncode == 0
@@ -163,7 +169,7 @@ def test_kill_and_resume_twenty_trials() -> None:
 
 def test_resume_does_not_start_over() -> None:
     """After a kill, the next run continues below the saved cursor instead of from the top."""
-    with Sandbox(contacts=6_000, seed=43, latency_ms=15) as sb:
+    with Sandbox(contacts=6_000, seed=43, latency_ms=60) as sb:
         config = sandbox_config(sb.url, page_size=100)
         messages, rc = _run_until_killed(config, None, 2.0)
         assert rc != 0, "the run should have been killed"

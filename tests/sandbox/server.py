@@ -257,6 +257,8 @@ class Handler(BaseHTTPRequestHandler):
         """Protocol-level errors (bad request line, oversized headers...) as JSON too."""
         rid = self.server.state.request_id()
         self.close_connection = True
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.1"  # answer garbage with real headers, not HTTP/0.9
         if code == 501:  # an unknown HTTP method: "wrong method" is a 404 here
             code, message, error = 404, "no such method", "not_found"
         else:

@@ -1,0 +1,113 @@
+"""RECORD messages without per-record work that cannot change them.
+
+The SDK prepares every record in `Stream._generate_record_messages`: it walks the record
+against the catalog's selection mask (`pop_deselected_record_properties`), then rebuilds it
+against the schema (`conform_record_data_types`, RECURSIVE by default). For a record decoded
+from JSON both are almost always no-ops, and together they cost more than fetching,
+decoding and writing the record (see docs/benchmarks.md).
+
+`RecordPreparation` decides, once per stream and schema, what those two steps can do:
+
+* selection: when every breadcrumb of the mask is selected (the mask resolves a missing
+  breadcrumb to its parent, the stream to True), nothing can be popped: skip the walk.
+* conformance: for JSON values (str, int, finite float, bool, None, list, dict) RECURSIVE
+  conformance changes only (a) properties missing from an object schema without
+  `additionalProperties`, which are dropped with a warning, and (b) values of properties
+  typed exclusively boolean, which become `value != 0` (floats excepted). (NaN/inf cannot come out of the
+  JSON decoder.) When (a) and (b) can only happen at the top level, the fast path does
+  exactly those two things there; any other schema (e.g. a catalog that overrides it)
+  goes through the SDK's own function, unchanged.
+
+Anything else (another conformance level, a deselected property, stream maps) keeps the
+SDK's behaviour: the fast path is taken only where the result is provably the same.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk.helpers._typing import (
+    _is_exclusive_boolean_type,
+    _warn_unmapped_properties,
+    is_object_type,
+    is_uniform_list,
+)
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+if t.TYPE_CHECKING:
+    from singer_sdk.singerlib.catalog import SelectionMask
+
+
+def _is_exclusive_boolean(schema: dict) -> bool:
+    try:
+        return bool(_is_exclusive_boolean_type(schema))
+    except TypeError:  # an odd "type" value: let the SDK deal with it
+        return True
+
+
+def _nested_is_identity(prop: dict) -> bool:
+    """True if RECURSIVE conformance leaves any JSON value of this property as it is."""
+    if not isinstance(prop, dict) or _is_exclusive_boolean(prop):
+        return False
+    if is_uniform_list(prop):
+        items = prop["items"]
+        if _is_exclusive_boolean(items):
+            return False
+        if is_object_type(items) and not _object_is_identity(items):
+            return False
+    return not (is_object_type(prop) and "properties" in prop and not _object_is_identity(prop))
+
+
+def _object_is_identity(schema: dict) -> bool:
+    """True if conforming a JSON object to `schema` (recursively) can change nothing."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or not schema.get("additionalProperties"):
+        return False
+    return all(_nested_is_identity(p) for p in properties.values())
+
+
+class RecordPreparation:
+    """The SDK's selection + conformance of one stream's records, minus provable no-ops."""
+
+    def __init__(self, schema: dict, mask: SelectionMask, level: TypeConformanceLevel) -> None:
+        self.schema = schema
+        self.skip_selection = all(mask.values())
+        self.fast_conform = False
+        self.allowed: frozenset[str] | None = None
+        self.boolean_keys: tuple[str, ...] = ()
+        properties = schema.get("properties")
+        if level != TypeConformanceLevel.RECURSIVE or not isinstance(properties, dict):
+            return
+        booleans = []
+        for name, prop in properties.items():
+            if isinstance(prop, dict) and "type" in prop and _is_exclusive_boolean(prop):
+                booleans.append(name)
+            elif not _nested_is_identity(prop):
+                return  # nested changes are possible: use the SDK's conformance
+        self.fast_conform = True
+        self.boolean_keys = tuple(booleans)
+        self.allowed = None if schema.get("additionalProperties") else frozenset(properties)
+
+    def conform(self, stream_name: str, record: dict[str, t.Any], logger: t.Any) -> dict:
+        """What `conform_record_data_types(..., RECURSIVE)` returns for a JSON record.
+
+        Like the SDK, returns a new dict when something changes and leaves the input as
+        it is; returns the input itself when nothing changes.
+        """
+        allowed = self.allowed
+        if allowed is not None and not allowed.issuperset(record):
+            unmapped = [name for name in record if name not in allowed]
+            _warn_unmapped_properties(stream_name, tuple(unmapped), logger)
+            record = {k: v for k, v in record.items() if k in allowed}
+        copied = False
+        for name in self.boolean_keys:
+            value = record.get(name)
+            # (The SDK returns floats before its boolean rule, so they stay as they are.)
+            if value is not None and value is not True and value is not False and (
+                not isinstance(value, float)
+            ):
+                if not copied:
+                    record = dict(record)
+                    copied = True
+                record[name] = value != 0
+        return record
