@@ -1,4 +1,4 @@
-"""Helpers shared by scripts/demo.py and tests/test_meltano_e2e.py.
+"""Helpers shared by scripts/demo.py and tests/test_warehouses.py.
 
 Standard library only: this runs in the project's .venv, which has meltano but not duckdb.
 DuckDB files are read by scripts/duckdb_stats.py under the target-duckdb plugin's own venv.

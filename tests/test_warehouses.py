@@ -21,6 +21,7 @@ The warehouses are read with scripts/wh_query.py under each loader's own venv (t
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import json
 import os
 import re
@@ -49,8 +50,13 @@ from tests.sandbox import Sandbox
 
 CONTACTS = 3000
 SEED = 7
-TRUTH_COUNT_KEY = {"contacts": "count", "contact_fields": "contact_field_count", "tags": "tag_count"}
+TRUTH_COUNT_KEY = {
+    "contacts": "count",
+    "contact_fields": "contact_field_count",
+    "tags": "tag_count",
+}
 WAREHOUSES = ("duckdb", "postgres")
+COUNTS = "count(*), count(DISTINCT id), count(*) - count(id)"
 WH_QUERY = ROOT / "scripts" / "wh_query.py"
 POSTGRES_CI = ROOT / "scripts" / "postgres_ci.sh"
 LOADER_PYTHON = {
@@ -221,16 +227,16 @@ class Warehouse:
     def table_stats(self) -> dict:
         names = list(TRUTH_COUNT_KEY)
         results = self.query(
-            *[
-                (f"SELECT count(*), count(DISTINCT id), count(*) - count(id) FROM {self.table(t)}", [])
-                for t in names
-            ],
+            *[(f"SELECT {COUNTS} FROM {self.table(t)}", []) for t in names],
             (f"SELECT id, rev FROM {self.table('contacts')}", []),
             (f"SELECT id, rev FROM {self.table('tags')}", []),
             (f"SELECT id FROM {self.table('contact_fields')}", []),
             (f"SELECT CAST(max(_sdc_batched_at) AS VARCHAR) FROM {self.table('contacts')}", []),
         )
-        counts = {t: dict(zip(("rows", "distinct_ids", "null_ids"), r[0])) for t, r in zip(names, results)}
+        counts = {
+            t: dict(zip(("rows", "distinct_ids", "null_ids"), r[0], strict=True))
+            for t, r in zip(names, results, strict=False)
+        }
         return {
             "tables": counts,
             "contact_revs": {str(i): r for i, r in results[3]},
@@ -314,9 +320,22 @@ def synced(
 
 
 def test_full_run_matches_truth(synced: Warehouse, sandbox: Sandbox) -> None:
-    truth = sandbox.truth()
+    truth = sandbox.truth(updated=True)
     stats = synced.table_stats()
     assert_matches_truth(stats, truth)
+    # Timestamps land as UTC wall time (naive TIMESTAMP columns in both warehouses).
+    (rows,) = synced.query(
+        (f"SELECT id, CAST(updated AS VARCHAR) FROM {synced.table('contacts')}", [])
+    )
+    got = {str(i): dt.datetime.fromisoformat(u) for i, u in rows}
+    want = {
+        str(i): dt.datetime.fromisoformat(u).astimezone(dt.timezone.utc).replace(tzinfo=None)
+        for i, u in truth["updated"].items()
+    }
+    wrong = {k: (got.get(k), v) for k, v in want.items() if got.get(k) != v}
+    assert not wrong, (
+        f"{len(wrong)} contacts' updated differ (got, want): {list(wrong.items())[:5]}"
+    )
 
 
 def test_custom_and_tags_queryable(synced: Warehouse, sandbox: Sandbox) -> None:
@@ -354,9 +373,7 @@ def _has(category: str, text: str) -> bool:
     if category == "rtl":
         return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
     # accents: a Latin letter that is not ASCII (é, ñ, ü, ...)
-    return any(
-        ord(ch) > 127 and "LATIN" in unicodedata.name(ch, "") for ch in text
-    )
+    return any(ord(ch) > 127 and "LATIN" in unicodedata.name(ch, "") for ch in text)
 
 
 def test_unicode_survives(synced: Warehouse, sandbox: Sandbox) -> None:
@@ -381,22 +398,31 @@ def test_unicode_survives(synced: Warehouse, sandbox: Sandbox) -> None:
     got = {int(r[0]): r for r in rows}
     assert set(got) == set(served)
     diffs = []
+    empty_as_null = 0
     for cid, c in served.items():
         _, display_name, first, last, custom, note = got[cid]
         loaded = {"display_name": display_name, "first": first, "last": last}
         for f in fields:
-            if loaded[f] != c.get(f):
-                diffs.append((cid, f, c.get(f), loaded[f]))
+            if loaded[f] == c.get(f):
+                continue
+            if synced.kind == "duckdb" and c.get(f) == "" and loaded[f] is None:
+                # Known target-duckdb 0.8.0 limitation (docs/warehouses.md): it loads
+                # batches as CSV, where "" and NULL are the same empty field.
+                empty_as_null += 1
+                continue
+            diffs.append((cid, f, c.get(f), loaded[f]))
         if synced.json_value(custom) != c.get("custom"):
             diffs.append((cid, "custom", c.get("custom"), custom))
         if synced.json_value(note) != c.get("note"):
             diffs.append((cid, "note", c.get("note"), note))
-    real = [d for d in diffs if d[2] != ""]
-    assert not diffs, f"{len(diffs)} values changed on the way in, e.g. {real[:5] or diffs[:5]}"
+    assert not diffs, f"{len(diffs)} values changed on the way in, e.g. {diffs[:5]}"
+    if synced.kind == "postgres":
+        assert empty_as_null == 0
     # Byte-for-byte: the UTF-8 encodings are equal too (no normalization on the way).
     for cid, c in served.items():
         for i, f in enumerate(fields, start=1):
-            assert (got[cid][i] or "").encode() == (c.get(f) or "").encode()
+            if c.get(f):
+                assert got[cid][i].encode() == c[f].encode(), (cid, f)
 
 
 def test_incremental_run_upserts(synced: Warehouse, sandbox: Sandbox) -> None:

@@ -81,8 +81,10 @@ SWITCHES: dict[str, Switch] = {
             "force_body",
             "choice",
             "",
-            "'' off; html = 200 with an HTML page; object = {\"data\": [...]} instead of an array",
-            choices=("", "html", "object"),
+            "'' off; html = 200 with an HTML page; object = {\"data\": [...]} instead of an "
+            "array; string_ids = contact ids as digit strings; bad_updated = the first contact "
+            "of each contacts answer has updated='not-a-date'",
+            choices=("", "html", "object", "string_ids", "bad_updated"),
         ),
         Switch("mutate_every", "int", 0, "mutate before every K-th POST /v1/contacts (0 = off)",
                minimum=0),

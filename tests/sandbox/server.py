@@ -429,6 +429,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         if status == 200 and cfg["force_body"] == "object" and self.route in LIST_PATHS:
             body = b'{"data":' + body + b"}"
+        if status == 200 and self.route == "/v1/contacts" and cfg["force_body"] in (
+            "string_ids",
+            "bad_updated",
+        ):
+            body = _distort_contacts(body, cfg["force_body"])
         self._send(status, body)
 
     def _forced(self, code: int) -> None:
@@ -526,6 +531,17 @@ class RawJson:
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
+
+
+def _distort_contacts(body: bytes, how: str) -> bytes:
+    """Records with unexpected types, for the tap's record policy tests."""
+    contacts = json.loads(body)
+    if how == "string_ids":
+        for contact in contacts:
+            contact["id"] = str(contact["id"])
+    elif contacts:
+        contacts[0]["updated"] = "not-a-date"
+    return _encode(contacts)
 
 
 def _encode(obj: Any) -> bytes:
