@@ -12,7 +12,7 @@ MELTANO_VERSION := 4.4.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint test demo clean
+.PHONY: help venv lint test demo clean catalog settings-table
 
 help:
 	@echo "make venv   create $(VENV) (editable tap + dev tools + meltano==$(MELTANO_VERSION))"
@@ -40,6 +40,12 @@ test: venv lint
 
 demo: venv
 	$(VPY) scripts/demo.py
+
+catalog: venv
+	$(VPY) scripts/make_catalog.py
+
+settings-table: venv
+	$(VPY) scripts/settings_table.py
 
 clean:
 	rm -rf $(VENV) .meltano output .pytest_cache .ruff_cache .mypy_cache build *.egg-info

@@ -7,9 +7,8 @@ missing a key property, or a STATE that is not a JSON object of bookmarks.
 
 from __future__ import annotations
 
-from typing import Any
-
 from datetime import datetime
+from typing import Any
 
 from jsonschema import Draft7Validator, FormatChecker
 

@@ -73,7 +73,7 @@ FILTER_SQL = {
         FROM {c} AS c
         JOIN {f} AS f ON f.title = ?
         WHERE c.custom ->> ('$."' || CAST(f.id AS VARCHAR) || '"') = ?
-          AND list_contains(CAST(c.tags ->> '$[*].name' AS VARCHAR[]), ?)
+          AND list_contains(c.tags ->> '$[*].name', ?)
         ORDER BY c.id
     """,
     "postgres": """
