@@ -286,12 +286,34 @@ class HeymarketStream(RESTStream[PageRequest]):
 
     def _record_preparation(self) -> RecordPreparation:
         """Selection/conformance plan for the current schema and mask (built once)."""
-        key = (id(self.effective_schema), id(self.mask), self.TYPE_CONFORMANCE_LEVEL)
-        cached = getattr(self, "_preparation", None)
-        if cached is None or cached[0] != key:
-            plan = RecordPreparation(self.effective_schema, self.mask, self.TYPE_CONFORMANCE_LEVEL)
-            cached = self._preparation = (key, plan)
-        return t.cast("RecordPreparation", cached[1])
+        schema, mask = self.effective_schema, self.mask
+        plan: RecordPreparation | None = getattr(self, "_preparation", None)
+        if (
+            plan is None
+            or plan.schema is not schema
+            or plan.mask is not mask
+            or plan.level != self.TYPE_CONFORMANCE_LEVEL
+        ):
+            plan = self._preparation = RecordPreparation(
+                schema, mask, self.TYPE_CONFORMANCE_LEVEL
+            )
+        return plan
+
+    def _process_record(
+        self,
+        record: dict[str, t.Any],
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """Per-record child/partition handling; a no-op here, so skip it.
+
+        With no child streams and no partition context the SDK's version only makes a
+        shallow copy of the record to hand to no child stream.
+        """
+        if self.child_streams or partition_context:
+            super()._process_record(
+                record, child_context=child_context, partition_context=partition_context
+            )
 
     def _generate_record_messages(
         self, record: dict[str, t.Any]

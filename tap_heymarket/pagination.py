@@ -275,13 +275,12 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         self._request_group_page(group, 1 if self.page_mode != "one" else 2)
         group.probing = self.page_mode is None
         self.logger.info(
-            "%s: %d %s share updated=%s, more than one page (%d); reading the group by "
-            "page offsets",
+            "%s: at least %d %s share updated=%s, more than the API's page; reading the "
+            "group by page offsets",
             self.label,
             answered,
             self.label,
             timestamps.normalize(self.cursor),
-            answered,
         )
 
     def _request_group_page(self, group: _GroupTraversal, page_no: int) -> None:
@@ -299,14 +298,10 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         assert self.cursor is not None
         self.incomplete_groups.append((self.cursor, answered))
         self.logger.warning(
-            "%s: %d %s share updated=%s and the API returns at most %d per request and "
-            "ignores `page`, so the rest of this tie group cannot be read: %s updated at "
-            "exactly %s beyond the %d read may be missed. Raise page_size if the API "
-            "allows larger pages.",
+            "%s: at least %d %s share updated=%s, the API answers at most %d per request "
+            "and ignores `page`, so the rest of this tie group cannot be read and may be "
+            "missed",
             self.label,
-            answered,
-            self.label,
-            timestamps.normalize(self.cursor),
             answered,
             self.label,
             timestamps.normalize(self.cursor),

@@ -71,6 +71,8 @@ class RecordPreparation:
 
     def __init__(self, schema: dict, mask: SelectionMask, level: TypeConformanceLevel) -> None:
         self.schema = schema
+        self.mask = mask
+        self.level = level
         self.skip_selection = all(mask.values())
         self.fast_conform = False
         self.allowed: frozenset[str] | None = None

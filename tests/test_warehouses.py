@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -91,7 +92,7 @@ FILTER_SQL = {
 
 
 @pytest.fixture(scope="session")
-def postgres_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def postgres_env() -> Iterator[dict[str, str]]:
     """libpq variables of a Postgres to load into: the configured one, or a throwaway one."""
     if os.environ.get("PGHOST"):
         yield {
@@ -109,7 +110,9 @@ def postgres_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
             "(`bash .ci/run` does both).",
             pytrace=False,
         )
-    workdir = tmp_path_factory.mktemp("postgres")
+    # Not under pytest's tmp dir: as root the server runs as the `postgres` user, who cannot
+    # enter root's 0700 pytest-of-root directory. The script chowns this one.
+    workdir = Path(tempfile.mkdtemp(prefix="heymarket-test-pg-"))
     proc = subprocess.run(
         ["bash", str(POSTGRES_CI), "start", str(workdir)],
         capture_output=True,
@@ -117,12 +120,14 @@ def postgres_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         check=False,
     )
     if proc.returncode != 0:
+        shutil.rmtree(workdir, ignore_errors=True)
         pytest.fail(f"starting a throwaway Postgres failed:\n{proc.stderr[-3000:]}", pytrace=False)
     try:
         env = dict(re.findall(r"^export (PG[A-Z]+)=(.*)$", proc.stdout, re.MULTILINE))
         yield env
     finally:
         subprocess.run(["bash", str(POSTGRES_CI), "stop", str(workdir)], check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- Meltano plugins
