@@ -50,3 +50,10 @@ settings-table: venv
 clean:
 	rm -rf $(VENV) .meltano output .pytest_cache .ruff_cache .mypy_cache build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# make bench [BENCH_ARGS="--sizes 10000,100000 --with-1m --rate-limited --repeat 2"]
+# Baseline vs tap vs Meltano->DuckDB on the sandbox; see docs/benchmarks.md.
+.PHONY: bench
+BENCH_ARGS ?=
+bench: venv
+	$(VPY) scripts/bench.py $(BENCH_ARGS)

@@ -88,7 +88,8 @@ def _status_kb(pid: int, key: str) -> int | None:
 
 def _cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return raw.replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
 
@@ -151,16 +152,22 @@ class Measured:
 
 
 def run_measured(
-    cmd: list[str], *, stdout: Path | int, env: dict[str, str] | None = None,
-    log: Path | None = None, poll_tree: bool = False, timeout: float = 3600,
+    cmd: list[str],
+    *,
+    stdout: Path | int,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    poll_tree: bool = False,
+    timeout: float = 3600,
 ) -> tuple[int, float, float, TreePoller | None]:
     """Run `cmd`; return (exit code, wall s, ru_maxrss MB of it and its waited children, poller)."""
     out = stdout.open("wb") if isinstance(stdout, Path) else stdout
     err = log.open("ab") if log else subprocess.DEVNULL
     try:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL
+        )
         poller = TreePoller(proc.pid) if poll_tree else None
         if poller:
             poller.start()
@@ -185,9 +192,12 @@ def run_measured(
 
 
 def http_json(url: str, body: dict | None = None) -> dict:
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                 method="POST" if body is not None else "GET",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if body is not None else None,
+        method="POST" if body is not None else "GET",
+        headers={"Content-Type": "application/json"},
+    )
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(req, timeout=60) as resp:
         return json.loads(resp.read())
@@ -196,13 +206,29 @@ def http_json(url: str, body: dict | None = None) -> dict:
 class Sandbox:
     def __init__(self, contacts: int, tmp: Path, **switches: object) -> None:
         self.url_file = tmp / f"sandbox-{uuid.uuid4().hex}.url"
-        cmd = [PY, "-m", "tests.sandbox", "--port", "0", "--contacts", str(contacts),
-               "--seed", "1", "--url-file", str(self.url_file)]
+        cmd = [
+            PY,
+            "-m",
+            "tests.sandbox",
+            "--port",
+            "0",
+            "--contacts",
+            str(contacts),
+            "--seed",
+            "1",
+            "--url-file",
+            str(self.url_file),
+        ]
         for name, value in switches.items():
             cmd += [f"--{name.replace('_', '-')}", str(value)]
         self.log = tmp / "sandbox.log"
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=self.log.open("ab"), stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("ab"),
+            stdin=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 600
         while not (self.url_file.exists() and self.url_file.read_text().strip()):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -279,13 +305,32 @@ def run_baseline(sb: Sandbox, n: int, tmp: Path) -> Measured:
     out = tmp / "baseline.jsonl"
     sb.reset()
     code, wall, rss, _ = run_measured(
-        [PY, str(ROOT / "scripts" / "bench_baseline.py"), "--url", sb.url, "--out", str(out),
-         "--page-size", str(PAGE)], stdout=tmp / "baseline.out", log=tmp / "baseline.log")
+        [
+            PY,
+            str(ROOT / "scripts" / "bench_baseline.py"),
+            "--url",
+            sb.url,
+            "--out",
+            str(out),
+            "--page-size",
+            str(PAGE),
+        ],
+        stdout=tmp / "baseline.out",
+        log=tmp / "baseline.log",
+    )
     stats = sb.stats()
     records = count_lines(out)
     out.unlink()
-    return Measured("baseline", n, wall, records, api_requests(stats), rss, code == 0,
-                    {"lost_tie_contacts": n - records, "by_status": stats["by_status"]})
+    return Measured(
+        "baseline",
+        n,
+        wall,
+        records,
+        api_requests(stats),
+        rss,
+        code == 0,
+        {"lost_tie_contacts": n - records, "by_status": stats["by_status"]},
+    )
 
 
 def tap_config(tmp: Path, url: str, **extra: object) -> Path:
@@ -306,14 +351,23 @@ def run_tap(sb: Sandbox, n: int, tmp: Path, catalog: Path) -> Measured:
     sb.reset()
     code, wall, rss, _ = run_measured(
         [*TAP, "--config", str(config), "--catalog", str(catalog)],
-        stdout=out, env=tap_env(), log=tmp / "tap.log")
+        stdout=out,
+        env=tap_env(),
+        log=tmp / "tap.log",
+    )
     stats = sb.stats()
     records, distinct = count_tap_records(out)
     out.unlink()
-    return Measured("tap", n, wall, records, api_requests(stats), rss,
-                    code == 0 and distinct == n == records,
-                    {"distinct_ids": distinct, "by_status": stats["by_status"],
-                     "exit": code})
+    return Measured(
+        "tap",
+        n,
+        wall,
+        records,
+        api_requests(stats),
+        rss,
+        code == 0 and distinct == n == records,
+        {"distinct_ids": distinct, "by_status": stats["by_status"], "exit": code},
+    )
 
 
 def meltano_ready() -> str | None:
@@ -345,18 +399,27 @@ def run_meltano(sb: Sandbox, n: int, tmp: Path) -> Measured:
     env_file = work / "empty.env"
     env_file.write_text("")
     db = work / "bench.duckdb"
-    env = clean_env({
-        "HEYMARKET_SANDBOX_URL": sb.url,
-        "TARGET_DUCKDB_FILEPATH": str(db),
-        "MELTANO_DATABASE_URI": f"sqlite:///{work / 'meltano.db'}",
-        "TAP_HEYMARKET__SELECT": json.dumps(["contacts.*"]),
-        "TAP_HEYMARKET_MAX_REQUESTS_PER_MINUTE": "1000000",
-    })
-    cmd = meltano_cmd("--environment=sandbox", "run", f"--state-id-suffix=bench-{work.name}",
-                      "tap-heymarket", "target-duckdb", env_file=env_file)
+    env = clean_env(
+        {
+            "HEYMARKET_SANDBOX_URL": sb.url,
+            "TARGET_DUCKDB_FILEPATH": str(db),
+            "MELTANO_DATABASE_URI": f"sqlite:///{work / 'meltano.db'}",
+            "TAP_HEYMARKET__SELECT": json.dumps(["contacts.*"]),
+            "TAP_HEYMARKET_MAX_REQUESTS_PER_MINUTE": "1000000",
+        }
+    )
+    cmd = meltano_cmd(
+        "--environment=sandbox",
+        "run",
+        f"--state-id-suffix=bench-{work.name}",
+        "tap-heymarket",
+        "target-duckdb",
+        env_file=env_file,
+    )
     sb.reset()
-    code, wall, rss, poller = run_measured(cmd, stdout=work / "meltano.out", env=env,
-                                           log=work / "meltano.log", poll_tree=True)
+    code, wall, rss, poller = run_measured(
+        cmd, stdout=work / "meltano.out", env=env, log=work / "meltano.log", poll_tree=True
+    )
     stats = sb.stats()
     rows = distinct = -1
     if code == 0:
@@ -378,8 +441,16 @@ def run_meltano(sb: Sandbox, n: int, tmp: Path) -> Measured:
     shutil.rmtree(work, ignore_errors=True)
     # The headline RSS for this row is the tap's (what the issue asks); the rest is in detail.
     tap_rss = detail["tap_peak_rss_mb"] or rss
-    return Measured("meltano", n, wall, max(rows, 0), api_requests(stats), tap_rss,
-                    code == 0 and rows == distinct == n, detail)
+    return Measured(
+        "meltano",
+        n,
+        wall,
+        max(rows, 0),
+        api_requests(stats),
+        tap_rss,
+        code == 0 and rows == distinct == n,
+        detail,
+    )
 
 
 # -- the rate-limited scenario -----------------------------------------------------------
@@ -402,8 +473,12 @@ def run_rate_limited(tmp: Path, catalog: Path) -> dict:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        code, wall, rss, _ = run_measured([*TAP, "--config", str(config), "--catalog", str(catalog)],
-                                          stdout=out, env=tap_env(), log=tmp / "rate.log")
+        code, wall, rss, _ = run_measured(
+            [*TAP, "--config", str(config), "--catalog", str(catalog)],
+            stdout=out,
+            env=tap_env(),
+            log=tmp / "rate.log",
+        )
         done.set()
         sampler.join()
         stats = sb.stats()
@@ -419,8 +494,13 @@ def run_rate_limited(tmp: Path, catalog: Path) -> dict:
     if first and last and last[0] > first[0]:
         sustained = (last[1] - first[1]) / (last[0] - first[0]) * 60
     return {
-        "contacts": n, "page_size": RATE_PAGE, "wall_s": round(wall, 1), "requests": total,
-        "records": records, "distinct_ids": distinct, "exit": code,
+        "contacts": n,
+        "page_size": RATE_PAGE,
+        "wall_s": round(wall, 1),
+        "requests": total,
+        "records": records,
+        "distinct_ids": distinct,
+        "exit": code,
         "sustained_per_min": round(sustained, 1) if sustained else None,
         "sustained_pct_of_limit": round(100 * sustained / RATE_LIMIT, 1) if sustained else None,
         "peak_rate_60s": stats.get("peak_rate"),
@@ -442,21 +522,29 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "cores": os.cpu_count(), "python": platform.python_version(), "cpu": cpu}
+    return {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "cpu": cpu,
+    }
 
 
 def table(results: list[Measured]) -> str:
     base = {m.n: m for m in results if m.name == "baseline"}
-    lines = ["| N | run | wall s | records | records/s | peak RSS MB | requests | "
-             "ceil(N/500)+3 | vs baseline | ok |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| N | run | wall s | records | records/s | peak RSS MB | requests | "
+        "ceil(N/500)+3 | vs baseline | ok |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for m in results:
         b = base.get(m.n)
         ratio = f"{m.rps / b.rps:.0%}" if b and m.name != "baseline" and b.rps else "-"
-        lines.append(f"| {m.n:,} | {m.name} | {m.wall_s:.2f} | {m.records:,} | {m.rps:,.0f} | "
-                     f"{m.peak_rss_mb:.0f} | {m.requests} | {math.ceil(m.n / PAGE) + 3} | "
-                     f"{ratio} | {'yes' if m.ok else 'NO'} |")
+        lines.append(
+            f"| {m.n:,} | {m.name} | {m.wall_s:.2f} | {m.records:,} | {m.rps:,.0f} | "
+            f"{m.peak_rss_mb:.0f} | {m.requests} | {math.ceil(m.n / PAGE) + 3} | "
+            f"{ratio} | {'yes' if m.ok else 'NO'} |"
+        )
     return "\n".join(lines)
 
 
@@ -469,22 +557,40 @@ def targets(results: list[Measured], rate: dict | None) -> list[tuple[str, str, 
         out.append(("tap throughput >= 75% of baseline at N=100,000", f"{r:.0%}", r >= 0.75))
     if 1_000_000 in taps and 10_000 in taps:
         r = taps[1_000_000].peak_rss_mb / taps[10_000].peak_rss_mb
-        out.append(("tap peak RSS at 1M <= 1.25x at 10k",
-                    f"{taps[1_000_000].peak_rss_mb:.0f} / {taps[10_000].peak_rss_mb:.0f} MB "
-                    f"= {r:.2f}x", r <= 1.25))
+        out.append(
+            (
+                "tap peak RSS at 1M <= 1.25x at 10k",
+                f"{taps[1_000_000].peak_rss_mb:.0f} / {taps[10_000].peak_rss_mb:.0f} MB = {r:.2f}x",
+                r <= 1.25,
+            )
+        )
     for m in taps.values():
         limit = math.ceil(m.n / PAGE) + 3
-        out.append((f"requests <= ceil(N/500)+3 at N={m.n:,}", f"{m.requests} <= {limit}",
-                    m.requests <= limit))
+        out.append(
+            (
+                f"requests <= ceil(N/500)+3 at N={m.n:,}",
+                f"{m.requests} <= {limit}",
+                m.requests <= limit,
+            )
+        )
     for m in results:
         if m.name != "baseline" and not m.ok:
-            out.append((f"{m.name} at N={m.n:,} extracted every contact exactly once",
-                        json.dumps(m.detail)[:300], False))
+            out.append(
+                (
+                    f"{m.name} at N={m.n:,} extracted every contact exactly once",
+                    json.dumps(m.detail)[:300],
+                    False,
+                )
+            )
     if rate:
         pct = rate["sustained_pct_of_limit"] or 0
-        out.append(("rate-limited: sustained >= 95% of 500/min, zero 429",
-                    f"{pct}% ({rate['sustained_per_min']}/min), {rate['status_429']} x 429",
-                    pct >= 95 and rate["status_429"] == 0))
+        out.append(
+            (
+                "rate-limited: sustained >= 95% of 500/min, zero 429",
+                f"{pct}% ({rate['sustained_per_min']}/min), {rate['status_429']} x 429",
+                pct >= 95 and rate["status_429"] == 0,
+            )
+        )
     return out
 
 
@@ -492,12 +598,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="tap-heymarket benchmark (see module docstring)")
     ap.add_argument("--sizes", default="10000,100000", help="comma-separated contact counts")
     ap.add_argument("--with-1m", action="store_true", help="also N = 1,000,000")
-    ap.add_argument("--rate-limited", action="store_true",
-                    help=f"also the 500/min scenario (~{RATE_CONTACTS // RATE_PAGE * 60 // 480} s)")
+    ap.add_argument(
+        "--rate-limited",
+        action="store_true",
+        help=f"also the 500/min scenario (~{RATE_CONTACTS // RATE_PAGE * 60 // 480} s)",
+    )
     ap.add_argument("--no-meltano", action="store_true", help="skip the meltano -> DuckDB run")
     ap.add_argument("--only", default="baseline,tap,meltano", help="contenders to run")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="runs of each contender per N (alternating); the fastest is reported")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of each contender per N (alternating); the fastest is reported",
+    )
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     args = ap.parse_args()
 
@@ -506,8 +619,11 @@ def main() -> int:
         sizes.append(1_000_000)
     only = set(args.only.split(","))
     info = machine()
-    print(f"# tap-heymarket benchmark, {info['date']}: {info['cores']} cores, "
-          f"Python {info['python']}, {info['cpu']}", flush=True)
+    print(
+        f"# tap-heymarket benchmark, {info['date']}: {info['cores']} cores, "
+        f"Python {info['python']}, {info['cpu']}",
+        flush=True,
+    )
 
     notes: list[str] = []
     results: list[Measured] = []
@@ -531,18 +647,21 @@ def main() -> int:
                     run_baseline(sb, n, tmp)  # warm the sandbox's cache; not reported
                 runners = []
                 if "baseline" in only:
-                    runners.append(lambda: run_baseline(sb, n, tmp))
+                    runners.append(lambda sb=sb, n=n: run_baseline(sb, n, tmp))
                 if "tap" in only:
-                    runners.append(lambda: run_tap(sb, n, tmp, catalog))
+                    runners.append(lambda sb=sb, n=n: run_tap(sb, n, tmp, catalog))
                 if want_meltano:
-                    runners.append(lambda: run_meltano(sb, n, tmp))
+                    runners.append(lambda sb=sb, n=n: run_meltano(sb, n, tmp))
                 best: dict[str, Measured] = {}
                 for _ in range(max(1, args.repeat)):
                     for runner in runners:
                         m = runner()
-                        print(f"  {m.name:<8} {m.wall_s:7.2f}s {m.records:>9,} rec "
-                              f"{m.rps:>9,.0f} rec/s  rss {m.peak_rss_mb:6.1f} MB  "
-                              f"{m.requests:>5} req  {'ok' if m.ok else 'NOT OK'}", flush=True)
+                        print(
+                            f"  {m.name:<8} {m.wall_s:7.2f}s {m.records:>9,} rec "
+                            f"{m.rps:>9,.0f} rec/s  rss {m.peak_rss_mb:6.1f} MB  "
+                            f"{m.requests:>5} req  {'ok' if m.ok else 'NOT OK'}",
+                            flush=True,
+                        )
                         if not m.ok:
                             print(f"    {json.dumps(m.detail)[:3000]}", flush=True)
                         if m.name not in best or m.wall_s < best[m.name].wall_s:
@@ -551,8 +670,11 @@ def main() -> int:
             finally:
                 sb.stop()
         if args.rate_limited:
-            print(f"rate-limited scenario: {RATE_CONTACTS:,} contacts, page {RATE_PAGE}, "
-                  f"server limit {RATE_LIMIT}/60s, tap default pacing ...", flush=True)
+            print(
+                f"rate-limited scenario: {RATE_CONTACTS:,} contacts, page {RATE_PAGE}, "
+                f"server limit {RATE_LIMIT}/60s, tap default pacing ...",
+                flush=True,
+            )
             rate = run_rate_limited(tmp, catalog)
             print(f"  {json.dumps(rate)}", flush=True)
 
@@ -560,10 +682,12 @@ def main() -> int:
     print(table(results))
     if rate:
         print()
-        print(f"rate-limited: {rate['requests']} requests in {rate['wall_s']} s, sustained "
-              f"{rate['sustained_per_min']}/min = {rate['sustained_pct_of_limit']}% of "
-              f"{RATE_LIMIT}/min, peak 60-s window {rate['peak_rate_60s']}, "
-              f"{rate['status_429']} x 429")
+        print(
+            f"rate-limited: {rate['requests']} requests in {rate['wall_s']} s, sustained "
+            f"{rate['sustained_per_min']}/min = {rate['sustained_pct_of_limit']}% of "
+            f"{RATE_LIMIT}/min, peak 60-s window {rate['peak_rate_60s']}, "
+            f"{rate['status_429']} x 429"
+        )
     print()
     all_met = True
     for name, value, met in targets(results, rate):
@@ -578,9 +702,17 @@ def main() -> int:
             d = {k: v for k, v in m.detail.items() if k != "log_tail"}
             print(f"  N={m.n:,}: {json.dumps(d)}")
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "results": [
-            {**asdict(m), "records_per_s": m.rps} for m in results], "rate_limited": rate,
-            "notes": notes}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": info,
+                    "results": [{**asdict(m), "records_per_s": m.rps} for m in results],
+                    "rate_limited": rate,
+                    "notes": notes,
+                },
+                indent=2,
+            )
+        )
     return 0 if all_met else 1
 
 

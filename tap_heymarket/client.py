@@ -12,7 +12,7 @@ from functools import cached_property
 import msgspec
 import requests
 import singer_sdk.singerlib as singer
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers._util import utc_now
@@ -294,26 +294,8 @@ class HeymarketStream(RESTStream[PageRequest]):
             or plan.mask is not mask
             or plan.level != self.TYPE_CONFORMANCE_LEVEL
         ):
-            plan = self._preparation = RecordPreparation(
-                schema, mask, self.TYPE_CONFORMANCE_LEVEL
-            )
+            plan = self._preparation = RecordPreparation(schema, mask, self.TYPE_CONFORMANCE_LEVEL)
         return plan
-
-    def _process_record(
-        self,
-        record: dict[str, t.Any],
-        child_context: Context | None = None,
-        partition_context: Context | None = None,
-    ) -> None:
-        """Per-record child/partition handling; a no-op here, so skip it.
-
-        With no child streams and no partition context the SDK's version only makes a
-        shallow copy of the record to hand to no child stream.
-        """
-        if self.child_streams or partition_context:
-            super()._process_record(
-                record, child_context=child_context, partition_context=partition_context
-            )
 
     def _generate_record_messages(
         self, record: dict[str, t.Any]
@@ -353,11 +335,6 @@ class HeymarketStream(RESTStream[PageRequest]):
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """Records of a single-page endpoint."""
         yield from self.decoded_page(response).records
-
-
-def fatal_error_types() -> tuple[type[BaseException], ...]:
-    """Errors that end a sync with a one-line message and no traceback."""
-    return (FatalAPIError, HeymarketFatalError)
 
 
 logging.getLogger("urllib3").setLevel(logging.WARNING)

@@ -13,10 +13,10 @@ decoding and writing the record (see docs/benchmarks.md).
 * conformance: for JSON values (str, int, finite float, bool, None, list, dict) RECURSIVE
   conformance changes only (a) properties missing from an object schema without
   `additionalProperties`, which are dropped with a warning, and (b) values of properties
-  typed exclusively boolean, which become `value != 0` (floats excepted). (NaN/inf cannot come out of the
-  JSON decoder.) When (a) and (b) can only happen at the top level, the fast path does
-  exactly those two things there; any other schema (e.g. a catalog that overrides it)
-  goes through the SDK's own function, unchanged.
+  typed exclusively boolean, which become `value != 0` (floats excepted). (NaN/inf
+  cannot come out of the JSON decoder.) When (a) and (b) can only happen at the top
+  level, the fast path does exactly those two things there; any other schema (e.g. a
+  catalog that overrides it) goes through the SDK's own function, unchanged.
 
 Anything else (another conformance level, a deselected property, stream maps) keeps the
 SDK's behaviour: the fast path is taken only where the result is provably the same.
@@ -105,8 +105,11 @@ class RecordPreparation:
         for name in self.boolean_keys:
             value = record.get(name)
             # (The SDK returns floats before its boolean rule, so they stay as they are.)
-            if value is not None and value is not True and value is not False and (
-                not isinstance(value, float)
+            if (
+                value is not None
+                and value is not True
+                and value is not False
+                and (not isinstance(value, float))
             ):
                 if not copied:
                     record = dict(record)
