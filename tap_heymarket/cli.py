@@ -14,7 +14,7 @@ import sys
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
 from tap_heymarket.state import InvalidStateError
-from tap_heymarket.tap import TapHeymarket
+from tap_heymarket.tap import InvalidConfigError, TapHeymarket
 
 EXIT_FAILURE = 1
 
@@ -22,7 +22,7 @@ EXIT_FAILURE = 1
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, ConfigValidationError):
         return "invalid config: " + "; ".join(exc.errors or [str(exc)])
-    if isinstance(exc, InvalidStateError):
+    if isinstance(exc, (InvalidStateError, InvalidConfigError)):
         return str(exc)
     if isinstance(exc, (json.JSONDecodeError, ValueError)) and "JSON" in type(exc).__name__:
         return f"could not read a JSON input file (--config/--state/--catalog): {exc}"

@@ -8,6 +8,7 @@ import time
 import typing as t
 from email.utils import parsedate_to_datetime
 from functools import cached_property
+from urllib.parse import urlparse
 
 import msgspec
 import requests
@@ -205,7 +206,9 @@ class HeymarketStream(RESTStream[PageRequest]):
             raise HeymarketRetriableError(status_message(response), response)
         if status >= 400:
             raise HeymarketFatalError(status_message(response))
-        if response.request is not None and response.request.path_url == self.path:
+        # Only this stream's own endpoint (not the count endpoint); `api_url` may carry
+        # a path prefix, so compare the end of the path.
+        if response.request is not None and urlparse(response.url).path.endswith(str(self.path)):
             self._decoded = (response, self.decode(response))
 
     def response_error_message(self, response: requests.Response) -> str:
@@ -218,8 +221,11 @@ class HeymarketStream(RESTStream[PageRequest]):
         try:
             body = _decoder.decode(response.content)
         except msgspec.DecodeError:
-            snippet = response.text[:60].replace("\n", " ")
-            msg = f"{where} answered a body that is not JSON: {snippet!r}"
+            # Never quote the body: it may hold contact data.
+            kind = response.headers.get("Content-Type") or "no Content-Type"
+            msg = (
+                f"{where} answered a body that is not JSON ({kind}, {len(response.content)} bytes)"
+            )
             raise MalformedResponseError(msg, response) from None
         if not isinstance(body, self.response_shape):
             msg = (

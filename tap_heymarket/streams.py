@@ -13,7 +13,7 @@ from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 
 from tap_heymarket import timestamps
 from tap_heymarket.client import HeymarketStream
-from tap_heymarket.pagination import PageRequest, UpdatedCursorPaginator
+from tap_heymarket.pagination import PageRequest, UpdatedCursorPaginator, WalkMemory
 
 if t.TYPE_CHECKING:
     import requests
@@ -75,10 +75,12 @@ class UpdatedCursorStream(HeymarketStream):
         resume_cursor = None
         resume_kind = "le"
         top = None
+        memory = WalkMemory()
         if isinstance(walk, dict) and walk.get("floor") == floor_text and walk.get("cursor"):
             resume_cursor = timestamps.parse(walk["cursor"])
             resume_kind = "lt" if walk.get("kind") == "lt" else "le"
             top = timestamps.parse(walk["top"]) if walk.get("top") else None
+            memory = WalkMemory.from_state(walk.get("learned"))
             self.logger.info(
                 "%s: resuming an interrupted sync below updated=%s", self.name, walk["cursor"]
             )
@@ -87,6 +89,7 @@ class UpdatedCursorStream(HeymarketStream):
             floor=floor,
             resume_cursor=resume_cursor,
             resume_kind=resume_kind,
+            memory=memory,
             logger=self.logger,
             label=self.name,
         )
@@ -132,6 +135,7 @@ class UpdatedCursorStream(HeymarketStream):
                 "top": timestamps.normalize(walker.newest) if walker.newest else None,
                 "cursor": timestamps.normalize(walker.cursor),
                 "kind": walker.cursor_kind,
+                "learned": walker.memory.to_state(),
             }
         self.state_manager.is_flushed = False
         self._write_state_message()
@@ -147,37 +151,56 @@ class UpdatedCursorStream(HeymarketStream):
             walker.page_mode or "not needed",
             walker.capacity,
         )
-        if walker.incomplete_groups:
+        if walker.memory.incomplete_groups:
             self._report_possible_loss(walker)
 
     def _report_possible_loss(self, walker: UpdatedCursorPaginator) -> None:
-        """Say how many records may be missing, and count them in a metric.
+        """Say which tie groups could not be read in full, and what that may cost.
 
-        A full sync of a stream with a count endpoint compares the API's count with the
-        distinct ids extracted; otherwise each unreadable group counts as at least one.
+        A full sync that was not resumed compares the API's count with the records it
+        extracted, which gives the exact shortfall (and clears a false alarm when nothing
+        is missing). Otherwise the number missing is unknown: the groups are named and
+        counted.
         """
-        missing = len(walker.incomplete_groups)
-        how = "at least one per tie group"
-        if self.count_path and walker.floor is None:
+        groups = walker.memory.incomplete_groups
+        listed = ", ".join(f"{at} ({read} read)" for at, read in groups[:5])
+        if len(groups) > 5:
+            listed += f" and {len(groups) - 5} more"
+        missing: int | None = None
+        if self.count_path and walker.floor is None and not walker.resumed:
             total = self.api_count()
             if total is not None:
                 missing = max(total - walker.emitted, 0)
-                how = f"the API counts {total}, {walker.emitted} were extracted"
-        groups = ", ".join(timestamps.normalize(at) for at, _ in walker.incomplete_groups)
-        self.logger.warning(
-            "%s: %d record(s) may be missed (%s) in tie group(s) at updated=%s, which the "
-            "API would not page through",
-            self.name,
-            missing,
-            how,
-            groups,
+                if missing == 0:
+                    self.logger.info(
+                        "%s: the API counts %d and all %d were extracted; the tie groups "
+                        "that could not be paged through were complete",
+                        self.name,
+                        total,
+                        walker.emitted,
+                    )
+                    return
+        how_many = (
+            f"{missing} record(s) are missing (the API counts {missing + walker.emitted}, "
+            f"{walker.emitted} were extracted)"
+            if missing is not None
+            else "an unknown number of records may be missing (a full sync counts them)"
         )
-        point = {
-            "type": "counter",
-            "metric": "records_possibly_missed",
-            "value": missing,
-            "tags": {"stream": self.name, "groups": len(walker.incomplete_groups)},
-        }
+        self.logger.warning(
+            "%s: %d tie group(s) could not be read in full because the API clamps `limit` "
+            "and ignores `page`: %s; %s",
+            self.name,
+            len(groups),
+            listed,
+            how_many,
+        )
+        self._metric("tie_groups_incomplete", len(groups))
+        if missing is not None:
+            self._metric("records_missed", missing)
+
+    def _metric(self, name: str, value: int) -> None:
+        """A counter in the SDK's METRIC log format, for log-based monitoring."""
+        point = {"type": "counter", "metric": name, "value": value, "tags": {"stream": self.name}}
         get_metrics_logger().info("METRIC: %s", json.dumps(point, separators=(",", ":")))
 
     def api_count(self) -> int | None:

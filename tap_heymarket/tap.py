@@ -20,6 +20,12 @@ if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
 DEFAULT_API_URL = "https://api.heymarket.com"
+
+
+class InvalidConfigError(ValueError):
+    """Settings that cannot work; the message names each setting and the problem."""
+
+
 #: Heymarket allows 500 requests a minute per team; stay a little under it.
 DEFAULT_MAX_REQUESTS_PER_MINUTE = 480
 
@@ -136,13 +142,14 @@ class TapHeymarket(Tap):
         )
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """JSON-schema checks, then the rules a schema cannot express."""
-        errors = super()._validate_config(raise_errors=raise_errors)
+        """JSON-schema checks, then the rules a schema cannot express, as one error."""
+        try:
+            errors = super()._validate_config(raise_errors=True)
+        except ConfigValidationError as exc:
+            errors = list(exc.errors)
         errors += semantic_config_errors(self.config)
         if errors and raise_errors:
-            raise ConfigValidationError(
-                "Config validation failed", errors=errors, schema=self.config_jsonschema
-            )
+            raise InvalidConfigError("invalid config: " + "; ".join(errors))
         return errors
 
     def load_state(self, state: dict[str, t.Any]) -> None:

@@ -11,10 +11,12 @@ from datetime import datetime, timedelta, timezone
 
 UTC = timezone.utc
 
-#: The smallest step we move a cursor by. Below the API's precision (seconds or
-#: milliseconds in practice), so "before T + 1us" means "at or before T" and
-#: "before T - 1us" means "strictly before T" whatever the server's comparison.
-EPSILON = timedelta(microseconds=1)
+#: The step a cursor moves by to turn "before" into "at or before" (and back): one
+#: millisecond, the finest precision Heymarket's timestamps are seen with, and the finest
+#: a server that stores JavaScript dates or DATETIME(3) can compare. Data with finer
+#: timestamps switches the walk to MICROSECOND.
+MILLISECOND = timedelta(milliseconds=1)
+MICROSECOND = timedelta(microseconds=1)
 
 
 def parse(value: str) -> datetime:
@@ -36,6 +38,9 @@ def normalize(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def to_api(value: datetime) -> str:
-    """Format a cursor for the API's `date` body field (RFC 3339, `Z`)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def to_api(value: datetime, step: timedelta = MILLISECOND) -> str:
+    """Format a cursor for the API's `date` field (RFC 3339, `Z`) at the walk's step."""
+    text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if step >= MILLISECOND:
+        text = text[:-3]
+    return text + "Z"

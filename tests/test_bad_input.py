@@ -27,11 +27,13 @@ def _error_line(run: TapRun) -> str:
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
     errors = [line for line in run.stderr.splitlines() if "tap-heymarket: error:" in line]
-    if errors:
-        assert len(errors) == 1
-        return errors[0]
-    # Config errors are reported by the SDK's CLI, one ERROR line per problem.
-    return "\n".join(line for line in run.stderr.splitlines() if "| ERROR" in line)
+    assert len(errors) == 1, run.stderr[-2000:]
+    assert not [
+        line
+        for line in run.stderr.splitlines()
+        if "| ERROR" in line and "unhandled error occurred" not in line
+    ]
+    return errors[0]
 
 
 CONFIG_CASES = {

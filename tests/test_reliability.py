@@ -203,3 +203,53 @@ def test_resume_does_not_start_over() -> None:
     assert len(again) <= 100 + 300, "at most one page and one tie group are read again"
     assert first_part | set(resumed.ids()) == truth
     assert sum(requests_resumed.values()) < math.ceil(6_000 / 100)
+
+
+def test_truncated_bodies_are_retried_behind_a_path_prefix() -> None:
+    """`api_url` may carry a path (a gateway); decoding checks still apply, so retries too."""
+    with Sandbox(contacts=2000, seed=3, path_prefix="/hm", fault_truncate=0.2, fault_seed=4) as sb:
+        run = run_tap(sandbox_config(sb.url + "/hm", page_size=100))
+        truth = truth_ids(sb.truth())
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "not JSON" in run.stderr and "retrying" in run.stderr
+    assert set(run.ids()) == truth
+
+
+def _walk_states(run) -> list[dict]:
+    return [s for s in run.states if "walk" in s.get("bookmarks", {}).get("contacts", {})]
+
+
+def test_resume_near_the_end_raises_no_false_alarm() -> None:
+    with Sandbox(contacts=1000, seed=5) as sb:
+        config = sandbox_config(sb.url, page_size=100)
+        full = run_tap(config)
+        last_walk = _walk_states(full)[-1]
+        resumed = run_tap(config, state=last_walk)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "WARNING" not in resumed.stderr
+    assert resumed.bookmark() == full.bookmark()
+
+
+def test_loss_found_before_a_kill_is_still_reported_after_it() -> None:
+    """The API ignores `page` and clamps `limit`: the loss is reported by the resumed run."""
+    with Sandbox(contacts=1500, seed=11, max_limit=100, page="ignore") as sb:
+        config = sandbox_config(sb.url, page_size=150)
+        full = run_tap(config)
+        groups = _metric(full.stderr, "tie_groups_incomplete")["value"]
+        after_losses = [
+            s
+            for s in _walk_states(full)
+            if len(s["bookmarks"]["contacts"]["walk"]["learned"]["incomplete_groups"]) == groups
+        ]
+        resumed = run_tap(config, state=after_losses[0])
+    assert groups >= 1
+    assert resumed.returncode == 0
+    assert "could not be read in full" in resumed.stderr
+    assert _metric(resumed.stderr, "tie_groups_incomplete")["value"] == groups
+
+
+def _metric(stderr: str, name: str) -> dict:
+    for line in stderr.splitlines():
+        if "METRIC:" in line and f'"metric":"{name}"' in line:
+            return json.loads(line.split("METRIC:", 1)[1])
+    raise AssertionError(f"no {name} metric in the tap's log")

@@ -45,6 +45,13 @@ SWITCHES: dict[str, Switch] = {
             choices=("seconds", "millis"),
         ),
         Switch(
+            "date_precision",
+            "choice",
+            "exact",
+            "how the request's `date` is read: exact, or truncated to millis or seconds",
+            choices=("exact", "millis", "seconds"),
+        ),
+        Switch(
             "max_limit",
             "int",
             0,
@@ -93,6 +100,7 @@ SWITCHES: dict[str, Switch] = {
         Switch("jwt_ttl", "float", 300.0, "JWT lifetime in seconds after iat", minimum=0),
         Switch("clock_offset", "float", 0.0,
                "seconds added to the server clock for the JWT check (simulates skew)"),
+        Switch("path_prefix", "str", "", "also serve the API under this path prefix (e.g. /hm)"),
         Switch("secret_id", "str", SECRET_ID, "accepted API Secret ID (JWT iss)"),
         Switch("secret_key", "str", SECRET_KEY, "API Secret Key of secret_id"),
         Switch("api_key", "str", API_KEY, "accepted legacy API key ('' disables legacy auth)"),

@@ -323,6 +323,10 @@ class Handler(BaseHTTPRequestHandler):
         self.rid = self.server.state.request_id()
         split = urlsplit(self.path)
         self.route = split.path
+        prefix = self.server.state.config["path_prefix"].rstrip("/")
+        if prefix and self.route.startswith(prefix + "/"):
+            # Served behind a gateway path, as in api_url = https://host/prefix.
+            self.route = self.route[len(prefix):]
         self.query = parse_qs(split.query)
         self.api = not self.route.startswith("/__sandbox/")
         try:
@@ -492,6 +496,11 @@ class Handler(BaseHTTPRequestHandler):
                 date_ns = parse_date_ns(date)
             except ValueError as e:
                 raise ApiError(400, "bad_data", str(e)) from None
+            # A server that stores times at a coarser precision than it is sent (a JS
+            # Date, DATETIME(3)) truncates the cursor before comparing.
+            unit = {"millis": 1_000_000, "seconds": 1_000_000_000}.get(cfg["date_precision"])
+            if unit:
+                date_ns -= date_ns % unit
         if cap is not None:
             limit = min(limit, cap)
         if cfg["max_limit"]:
