@@ -7,7 +7,6 @@ is wrong, or which request failed with which X-Request-Id. Set
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -24,7 +23,7 @@ def _one_line(exc: BaseException) -> str:
         return "invalid config: " + "; ".join(exc.errors or [str(exc)])
     if isinstance(exc, (InvalidStateError, InvalidConfigError)):
         return str(exc)
-    if isinstance(exc, (json.JSONDecodeError, ValueError)) and "JSON" in type(exc).__name__:
+    if isinstance(exc, ValueError) and "JSON" in type(exc).__name__:  # json or simplejson
         return f"could not read a JSON input file (--config/--state/--catalog): {exc}"
     if isinstance(exc, FatalAPIError):
         return str(exc)

@@ -6,6 +6,7 @@ import logging
 import random
 import time
 import typing as t
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from urllib.parse import urlparse
@@ -75,8 +76,6 @@ class HeymarketStream(RESTStream[PageRequest]):
     """Base class for Heymarket streams: every list endpoint is a JSON POST."""
 
     http_method = "POST"
-    #: The JSON type every answer of this endpoint must have.
-    response_shape: type = list
     #: Whether records carry the `id`/`updated` pair the cursor walk depends on.
     cursor_fields = True
     #: Date-time fields normalised to the tap's one UTC format.
@@ -160,17 +159,13 @@ class HeymarketStream(RESTStream[PageRequest]):
                         wait = min(30.0, 0.5 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
                     self.logger.warning(
                         "%s: %s; retrying in %.1f s",
-                        self._describe(prepared_request),
+                        describe_request(prepared_request),
                         self._failure_summary(exc),
                         wait,
                     )
                     time.sleep(wait)
 
         return with_retries
-
-    @staticmethod
-    def _describe(prepared_request: requests.PreparedRequest) -> str:
-        return f"{prepared_request.method} {prepared_request.path_url}"
 
     @staticmethod
     def _failure_summary(exc: BaseException) -> str:
@@ -189,7 +184,7 @@ class HeymarketStream(RESTStream[PageRequest]):
         attempts: int,
     ) -> HeymarketFatalError:
         return HeymarketFatalError(
-            f"{self._describe(prepared_request)} failed {attempts} times; giving up. "
+            f"{describe_request(prepared_request)} failed {attempts} times; giving up. "
             f"Last failure: {self._failure_summary(exc)}"
         )
 
@@ -217,7 +212,7 @@ class HeymarketStream(RESTStream[PageRequest]):
 
     def decode(self, response: requests.Response) -> Page:
         """Decode and check one answer; raise MalformedResponseError when it is off."""
-        where = f"{describe_request(response)} (X-Request-Id: {request_id(response)})"
+        where = f"{describe_request(response.request)} (X-Request-Id: {request_id(response)})"
         try:
             body = _decoder.decode(response.content)
         except msgspec.DecodeError:
@@ -227,15 +222,11 @@ class HeymarketStream(RESTStream[PageRequest]):
                 f"{where} answered a body that is not JSON ({kind}, {len(response.content)} bytes)"
             )
             raise MalformedResponseError(msg, response) from None
-        if not isinstance(body, self.response_shape):
-            msg = (
-                f"{where} answered a JSON {type(body).__name__} where the API documents "
-                f"a {self.response_shape.__name__}"
-            )
+        if not isinstance(body, list):
+            msg = f"{where} answered a JSON {type(body).__name__} where the API documents a list"
             raise MalformedResponseError(msg, response)
-        records = body if isinstance(body, list) else [body]
-        updated: list = []
-        for record in records:
+        updated: list[datetime] = []
+        for record in body:
             if not isinstance(record, dict):
                 msg = (
                     f"{where} returned a list item that is a {type(record).__name__}, not an object"
@@ -244,7 +235,7 @@ class HeymarketStream(RESTStream[PageRequest]):
             self.conform(record, where, response)
             if self.cursor_fields:
                 updated.append(self._cursor_value(record, where, response))
-        return Page(records=t.cast("list[dict[str, t.Any]]", records), updated=updated)
+        return Page(records=body, updated=updated)
 
     def conform(self, record: dict, where: str, response: requests.Response) -> None:
         """Apply the tap's record policy (see README, "Unexpected values").
@@ -275,7 +266,7 @@ class HeymarketStream(RESTStream[PageRequest]):
                 )
                 record[name] = None
 
-    def _cursor_value(self, record: dict, where: str, response: requests.Response) -> t.Any:
+    def _cursor_value(self, record: dict, where: str, response: requests.Response) -> datetime:
         try:
             updated = timestamps.parse(record["updated"])
         except (KeyError, TypeError, ValueError):

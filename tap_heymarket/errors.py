@@ -25,11 +25,10 @@ def request_id(response: requests.Response | None) -> str:
     return response.headers.get("X-Request-Id") or "none"
 
 
-def describe_request(response: requests.Response) -> str:
+def describe_request(request: requests.PreparedRequest | None) -> str:
     """`POST /v1/contacts` — method and path only: never the headers or the body."""
-    req = response.request
-    method = req.method if req is not None and req.method else "?"
-    path = req.path_url if req is not None and req.path_url else "?"
+    method = request.method if request is not None and request.method else "?"
+    path = request.path_url if request is not None and request.path_url else "?"
     return f"{method} {path}"
 
 
@@ -49,9 +48,10 @@ def _server_message(response: requests.Response) -> str:
 def status_message(response: requests.Response) -> str:
     """One line naming the request, the status, the X-Request-Id and a hint."""
     status = response.status_code
+    reason = f" {response.reason}" if response.reason else ""
     line = (
-        f"{describe_request(response)} failed with HTTP {status} {response.reason or ''}".rstrip()
-        + f" (X-Request-Id: {request_id(response)})"
+        f"{describe_request(response.request)} failed with HTTP {status}{reason}"
+        f" (X-Request-Id: {request_id(response)})"
     )
     server = _server_message(response)
     if server:

@@ -27,7 +27,6 @@ class RequestPacer:
         self.interval = self.base_interval
         self._next_start = 0.0
         self._lock = threading.Lock()
-        self.waited_seconds = 0.0
 
     def throttled(self) -> None:
         """The API answered 429: slow down for the requests that follow."""
@@ -49,7 +48,6 @@ class RequestPacer:
             self._next_start = start + self.interval
         delay = start - now
         if delay > 0:
-            self.waited_seconds += delay
             time.sleep(delay)
 
     def pause(self, seconds: float) -> None:

@@ -160,6 +160,7 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         floor: datetime | None = None,
         resume_cursor: datetime | None = None,
         resume_kind: str = LE,
+        resume_newest: datetime | None = None,
         memory: WalkMemory | None = None,
         logger: logging.Logger | None = None,
         label: str = "records",
@@ -176,7 +177,7 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         self.cursor_kind = resume_kind if resume_cursor is not None else LE
         self.seen_at_cursor: set[int] = set()
         #: The newest `updated` emitted by this walk (the next bookmark).
-        self.newest: datetime | None = None
+        self.newest = resume_newest
         self.requests = 0
         self.duplicates_skipped = 0
         self._group: _GroupTraversal | None = None

@@ -89,13 +89,12 @@ class UpdatedCursorStream(HeymarketStream):
             floor=floor,
             resume_cursor=resume_cursor,
             resume_kind=resume_kind,
+            resume_newest=top,
             memory=memory,
             logger=self.logger,
             label=self.name,
         )
-        walker.newest = top
         self._walker = walker
-        self._walk_floor = floor_text
         return walker
 
     def prepare_request_payload(
@@ -131,7 +130,7 @@ class UpdatedCursorStream(HeymarketStream):
             self._log_walk_summary(walker)
         elif walker.cursor is not None:
             state[WALK_KEY] = {
-                "floor": self._walk_floor,
+                "floor": timestamps.normalize(walker.floor) if walker.floor else None,
                 "top": timestamps.normalize(walker.newest) if walker.newest else None,
                 "cursor": timestamps.normalize(walker.cursor),
                 "kind": walker.cursor_kind,
