@@ -341,22 +341,30 @@ def tap_config(tmp: Path, url: str, **extra: object) -> Path:
     return path
 
 
-def tap_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("TAP_HEYMARKET_", "MELTANO_"))}
+def sync_to_file(
+    sb: Sandbox, config: Path, catalog: Path, out: Path, log: Path
+) -> tuple[int, float, float, dict, int, int]:
+    """One measured tap process writing to `out`: exit, wall s, peak RSS, stats, counts."""
+    from scripts.meltano_helpers import clean_env
+
+    code, wall, rss, _ = run_measured(
+        [*TAP, "--config", str(config), "--catalog", str(catalog)],
+        stdout=out,
+        env=clean_env(),
+        log=log,
+    )
+    stats = sb.stats()
+    records, distinct = count_tap_records(out)
+    return code, wall, rss, stats, records, distinct
 
 
 def run_tap(sb: Sandbox, n: int, tmp: Path, catalog: Path) -> Measured:
     out = tmp / "tap.singer"
     config = tap_config(tmp, sb.url, page_size=PAGE, max_requests_per_minute=1_000_000)
     sb.reset()
-    code, wall, rss, _ = run_measured(
-        [*TAP, "--config", str(config), "--catalog", str(catalog)],
-        stdout=out,
-        env=tap_env(),
-        log=tmp / "tap.log",
+    code, wall, rss, stats, records, distinct = sync_to_file(
+        sb, config, catalog, out, tmp / "tap.log"
     )
-    stats = sb.stats()
-    records, distinct = count_tap_records(out)
     out.unlink()
     return Measured(
         "tap",
@@ -473,16 +481,11 @@ def run_rate_limited(tmp: Path, catalog: Path) -> dict:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        code, wall, rss, _ = run_measured(
-            [*TAP, "--config", str(config), "--catalog", str(catalog)],
-            stdout=out,
-            env=tap_env(),
-            log=tmp / "rate.log",
+        code, wall, rss, stats, records, distinct = sync_to_file(
+            sb, config, catalog, out, tmp / "rate.log"
         )
         done.set()
         sampler.join()
-        stats = sb.stats()
-        records, distinct = count_tap_records(out)
     finally:
         sb.stop()
     total = api_requests(stats)

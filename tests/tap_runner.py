@@ -7,7 +7,6 @@ the sandbox's own truth, never by the tap's internals.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# clean_env: the environment minus anything that configures the tap or Meltano.
+from scripts.meltano_helpers import clean_env
 from tests.sandbox import API_KEY, SECRET_ID, SECRET_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,11 +33,6 @@ def sandbox_config(url: str, *, legacy: bool = False, **extra: Any) -> dict[str,
         config["api_secret_key"] = SECRET_KEY
     config.update(extra)
     return config
-
-
-def clean_env() -> dict[str, str]:
-    """The environment minus anything that could configure the tap from outside."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("TAP_HEYMARKET_", "MELTANO_"))}
 
 
 @dataclass
@@ -61,6 +57,13 @@ class TapRun:
 
     def duplicates(self, stream: str = "contacts") -> dict[int, int]:
         return {k: v for k, v in Counter(self.ids(stream)).items() if v > 1}
+
+    def metric(self, name: str) -> dict[str, Any]:
+        """The last METRIC log line named `name`, decoded."""
+        for line in reversed(self.stderr.splitlines()):
+            if "METRIC:" in line and f'"metric":"{name}"' in line:
+                return dict(json.loads(line.split("METRIC:", 1)[1]))
+        raise AssertionError(f"no {name} metric in the tap's log")
 
     @property
     def states(self) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ than the clamped page of 100 used here.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 
@@ -54,8 +53,8 @@ def test_full_sync_equals_truth(cursor: str, precision: str, page: str, clamp: i
         groups = [g for g in truth["tie_groups"] if g["size"] > clamp]
         for group in groups:
             assert _normalized(group["updated"]) in run.stderr
-        assert _metric(run.stderr, "records_missed")["value"] == len(missing)
-        assert _metric(run.stderr, "tie_groups_incomplete")["value"] == len(groups)
+        assert run.metric("records_missed")["value"] == len(missing)
+        assert run.metric("tie_groups_incomplete")["value"] == len(groups)
         assert "could not be read in full" in run.stderr
     else:
         assert missing == set()
@@ -128,9 +127,3 @@ def _normalized(api_value: str) -> str:
 
     return timestamps.normalize(timestamps.parse(api_value))
 
-
-def _metric(stderr: str, name: str) -> dict:
-    for line in stderr.splitlines():
-        if "METRIC:" in line and f'"metric":"{name}"' in line:
-            return json.loads(line.split("METRIC:", 1)[1])
-    raise AssertionError(f"no {name} metric in the tap's log")

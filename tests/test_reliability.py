@@ -235,7 +235,7 @@ def test_loss_found_before_a_kill_is_still_reported_after_it() -> None:
     with Sandbox(contacts=1500, seed=11, max_limit=100, page="ignore") as sb:
         config = sandbox_config(sb.url, page_size=150)
         full = run_tap(config)
-        groups = _metric(full.stderr, "tie_groups_incomplete")["value"]
+        groups = full.metric("tie_groups_incomplete")["value"]
         after_losses = [
             s
             for s in _walk_states(full)
@@ -245,11 +245,5 @@ def test_loss_found_before_a_kill_is_still_reported_after_it() -> None:
     assert groups >= 1
     assert resumed.returncode == 0
     assert "could not be read in full" in resumed.stderr
-    assert _metric(resumed.stderr, "tie_groups_incomplete")["value"] == groups
+    assert resumed.metric("tie_groups_incomplete")["value"] == groups
 
-
-def _metric(stderr: str, name: str) -> dict:
-    for line in stderr.splitlines():
-        if "METRIC:" in line and f'"metric":"{name}"' in line:
-            return json.loads(line.split("METRIC:", 1)[1])
-    raise AssertionError(f"no {name} metric in the tap's log")
