@@ -16,7 +16,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 help:
 	@echo "make venv   create $(VENV) (editable tap + dev tools + meltano==$(MELTANO_VERSION))"
-	@echo "make lint   ruff check + mypy"
+	@echo "make lint   ruff check + ruff format --check + mypy"
 	@echo "make test   lint, then the whole pytest suite"
 	@echo "make demo   sync the local sandbox into DuckDB with Meltano and print a summary"
 	@echo "make clean  remove $(VENV), .meltano/, output/ and caches"
@@ -31,8 +31,11 @@ $(STAMP): pyproject.toml
 	$(VPY) -m pip install --quiet -e '.[dev]' 'meltano==$(MELTANO_VERSION)'
 	@touch $@
 
+SOURCES := tap_heymarket heymarket_sandbox heymarket_dev tests scripts
+
 lint: venv
-	$(VENV)/bin/ruff check tap_heymarket tests scripts
+	$(VENV)/bin/ruff check $(SOURCES)
+	$(VENV)/bin/ruff format --check $(SOURCES)
 	$(VENV)/bin/mypy
 
 test: venv lint

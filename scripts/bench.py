@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench.py [--sizes 10000,100000] [--with-1m] [--rate-limited]
                                       [--no-meltano] [--repeat K] [--json PATH]
 
-For every N it starts the sandbox (`python -m tests.sandbox`, its own process; no rate limit,
+For every N it starts the sandbox (`python -m heymarket_sandbox`, its own process; no rate limit,
 no latency) with N contacts and runs, each as a separate process against the same server:
 
   baseline  scripts/bench_baseline.py: plain requests + json, limit 500, JSON lines to a file.
@@ -39,7 +39,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,8 +46,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from heymarket_sandbox import Sandbox  # noqa: E402
+
 PY = sys.executable
-TAP = [PY, "-c", "from tap_heymarket.cli import main; main()"]
+TAP = [PY, "-m", "tap_heymarket"]
 MELTANO = ROOT / ".venv" / "bin" / "meltano"
 SECRET_ID = "sandbox-secret-id"
 SECRET_KEY = "sandbox-secret-key"
@@ -191,68 +192,16 @@ def run_measured(
 # -- the sandbox -------------------------------------------------------------------------
 
 
-def http_json(url: str, body: dict | None = None) -> dict:
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode() if body is not None else None,
-        method="POST" if body is not None else "GET",
-        headers={"Content-Type": "application/json"},
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(req, timeout=60) as resp:
-        return json.loads(resp.read())
-
-
-class Sandbox:
-    def __init__(self, contacts: int, tmp: Path, **switches: object) -> None:
-        self.url_file = tmp / f"sandbox-{uuid.uuid4().hex}.url"
-        cmd = [
-            PY,
-            "-m",
-            "tests.sandbox",
-            "--port",
-            "0",
-            "--contacts",
-            str(contacts),
-            "--seed",
-            "1",
-            "--url-file",
-            str(self.url_file),
-        ]
-        for name, value in switches.items():
-            cmd += [f"--{name.replace('_', '-')}", str(value)]
-        self.log = tmp / "sandbox.log"
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log.open("ab"),
-            stdin=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 600
-        while not (self.url_file.exists() and self.url_file.read_text().strip()):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"sandbox did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.05)
-        self.url = self.url_file.read_text().strip().rstrip("/")
-
-    def stats(self) -> dict:
-        return http_json(self.url + "/__sandbox/stats")
-
-    def reset(self) -> None:
-        http_json(self.url + "/__sandbox/reset_stats", {})
-
-    def truth_count(self) -> int:
-        return int(http_json(self.url + "/__sandbox/truth")["count"])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+def start_sandbox(contacts: int, tmp: Path, **switches: object) -> Sandbox:
+    """The sandbox in its own process (seed 1), its log in `tmp`."""
+    return Sandbox(
+        process=True,
+        ready_timeout=600,
+        log=tmp / "sandbox.log",
+        contacts=contacts,
+        seed=1,
+        **switches,
+    ).start()
 
 
 def list_requests(stats: dict) -> int:
@@ -303,7 +252,7 @@ def count_lines(path: Path) -> int:
 
 def run_baseline(sb: Sandbox, n: int, tmp: Path) -> Measured:
     out = tmp / "baseline.jsonl"
-    sb.reset()
+    sb.reset_stats()
     code, wall, rss, _ = run_measured(
         [
             PY,
@@ -345,7 +294,7 @@ def sync_to_file(
     sb: Sandbox, config: Path, catalog: Path, out: Path, log: Path
 ) -> tuple[int, float, float, dict, int, int]:
     """One measured tap process writing to `out`: exit, wall s, peak RSS, stats, counts."""
-    from scripts.meltano_helpers import clean_env
+    from heymarket_dev.meltano import clean_env
 
     code, wall, rss, _ = run_measured(
         [*TAP, "--config", str(config), "--catalog", str(catalog)],
@@ -361,7 +310,7 @@ def sync_to_file(
 def run_tap(sb: Sandbox, n: int, tmp: Path, catalog: Path) -> Measured:
     out = tmp / "tap.singer"
     config = tap_config(tmp, sb.url, page_size=PAGE, max_requests_per_minute=1_000_000)
-    sb.reset()
+    sb.reset_stats()
     code, wall, rss, stats, records, distinct = sync_to_file(
         sb, config, catalog, out, tmp / "tap.log"
     )
@@ -390,9 +339,9 @@ def meltano_ready() -> str | None:
 
 def ensure_meltano_plugins(log: Path) -> str | None:
     try:
-        from scripts.meltano_helpers import clean_env, meltano_install, plugins_installed
+        from heymarket_dev.meltano import clean_env, meltano_install, plugins_installed
     except ImportError as exc:
-        return f"scripts/meltano_helpers.py not usable: {exc}"
+        return f"heymarket_dev/meltano.py not usable: {exc}"
     if not plugins_installed():
         print("  meltano install ...", flush=True)
         meltano_install(clean_env(), log=log)
@@ -400,7 +349,7 @@ def ensure_meltano_plugins(log: Path) -> str | None:
 
 
 def run_meltano(sb: Sandbox, n: int, tmp: Path) -> Measured:
-    from scripts.meltano_helpers import clean_env, duckdb_stats, meltano_cmd
+    from heymarket_dev.meltano import clean_env, duckdb_stats, meltano_cmd
 
     work = tmp / f"meltano-{uuid.uuid4().hex[:8]}"
     work.mkdir()
@@ -424,7 +373,7 @@ def run_meltano(sb: Sandbox, n: int, tmp: Path) -> Measured:
         "target-duckdb",
         env_file=env_file,
     )
-    sb.reset()
+    sb.reset_stats()
     code, wall, rss, poller = run_measured(
         cmd, stdout=work / "meltano.out", env=env, log=work / "meltano.log", poll_tree=True
     )
@@ -465,12 +414,12 @@ def run_meltano(sb: Sandbox, n: int, tmp: Path) -> Measured:
 
 
 def run_rate_limited(tmp: Path, catalog: Path) -> dict:
-    sb = Sandbox(RATE_CONTACTS, tmp, rate_limit=RATE_LIMIT, rate_window=60)
+    sb = start_sandbox(RATE_CONTACTS, tmp, rate_limit=RATE_LIMIT, rate_window=60)
     try:
-        n = sb.truth_count()
+        n = int(sb.truth()["count"])
         out = tmp / "rate.singer"
         config = tap_config(tmp, sb.url, page_size=RATE_PAGE)  # default pacing: 480/min
-        sb.reset()
+        sb.reset_stats()
         samples: list[tuple[float, int]] = []
         done = threading.Event()
 
@@ -643,7 +592,7 @@ def main() -> int:
                 want_meltano = False
         for n in sizes:
             t0 = time.perf_counter()
-            sb = Sandbox(n, tmp)
+            sb = start_sandbox(n, tmp)
             print(f"N={n:,}: sandbox up in {time.perf_counter() - t0:.1f}s at {sb.url}", flush=True)
             try:
                 if n <= WARM_CACHE_MAX:

@@ -1,7 +1,7 @@
 """`make demo`: sync the local Heymarket sandbox into DuckDB with Meltano and check the result.
 
 1. `meltano install` (tap-heymarket, target-duckdb, target-jsonl into .meltano/).
-2. Start the sandbox API server (tests/sandbox) on a free port: 5000 contacts, seed 1. The seed
+2. Start the sandbox API server (heymarket_sandbox) on a free port: 5000 contacts, seed 1. The seed
    is fixed, so every demo run serves the same data.
 3. `meltano --environment=sandbox run tap-heymarket target-duckdb` with a fixed state id. The
    first run is a full sync; later runs resume from the bookmark Meltano saved in .meltano/ and
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.meltano_helpers import (  # noqa: E402
+from heymarket_dev.meltano import (  # noqa: E402
     MELTANO,
     TABLES,
     clean_env,
@@ -33,10 +33,10 @@ from scripts.meltano_helpers import (  # noqa: E402
     meltano_cmd,
     meltano_install,
     meltano_run,
-    sandbox_server,
     sandbox_state_id,
     tail,
 )
+from heymarket_sandbox import Sandbox  # noqa: E402
 
 DUCKDB_FILE = ROOT / "output" / "heymarket.duckdb"  # target-duckdb `filepath` in meltano.yml
 TRUTH_COUNT_KEY = {
@@ -117,7 +117,8 @@ def main() -> int:
         kind = "full (no saved state)"
 
     print(f"starting sandbox ({args.contacts} contacts, seed {args.seed}) ...", flush=True)
-    with sandbox_server(args.contacts, args.seed, log=sandbox_log) as sb:
+    sandbox = Sandbox(process=True, log=sandbox_log, contacts=args.contacts, seed=args.seed)
+    with sandbox as sb:
         print(f"sandbox at {sb.url}; running meltano (log: {rel(log)}) ...", flush=True)
         run_env = clean_env({"HEYMARKET_SANDBOX_URL": sb.url})
         started = dt.datetime.now()  # naive local time, like target-duckdb's _sdc_batched_at

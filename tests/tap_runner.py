@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 # clean_env: the environment minus anything that configures the tap or Meltano.
-from scripts.meltano_helpers import clean_env
-from tests.sandbox import API_KEY, SECRET_ID, SECRET_KEY
+from heymarket_dev.meltano import clean_env
+from heymarket_sandbox import API_KEY, SECRET_ID, SECRET_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TAP = [sys.executable, "-c", "from tap_heymarket.cli import main; main()"]
+TAP = [sys.executable, "-m", "tap_heymarket"]
 
 
 def sandbox_config(url: str, *, legacy: bool = False, **extra: Any) -> dict[str, Any]:

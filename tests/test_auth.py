@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox import Sandbox
+from heymarket_sandbox import Sandbox
 from tests.tap_runner import run_tap, sandbox_config, truth_ids
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.sandbox import API_KEY, SECRET_ID, SECRET_KEY, Sandbox
+from heymarket_sandbox import API_KEY, SECRET_ID, SECRET_KEY, Sandbox
 from tests.tap_runner import REPO_ROOT, TAP, TapRun, clean_env, run_tap, sandbox_config, truth_ids
 
 GOOD = {"api_secret_id": SECRET_ID, "api_secret_key": SECRET_KEY}
@@ -152,9 +151,7 @@ def test_traceback_available_on_request() -> None:
     env = {**clean_env(), "TAP_HEYMARKET_TRACEBACK": "1"}
     proc = subprocess.run(
         [
-            sys.executable,
-            "-c",
-            "from tap_heymarket.cli import main; main()",
+            *TAP,
             "--config",
             "/nonexistent/config.json",
         ],

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import json
 
-from scripts.make_catalog import CATALOG, discovered_catalog, render
-from tests.sandbox import Sandbox
+from heymarket_dev.generated import CATALOG, discovered_catalog, render_catalog
+from heymarket_sandbox import Sandbox
 from tests.tap_runner import run_tap, sandbox_config
 
 
 def test_catalog_file_matches_discovery() -> None:
-    assert CATALOG.read_text() == render(discovered_catalog()), (
+    assert CATALOG.read_text() == render_catalog(discovered_catalog()), (
         "catalog/catalog.json drifted from --discover: run `make catalog`"
     )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from scripts.settings_table import settings_table
-from tests.sandbox import SWITCHES
+from heymarket_dev.generated import settings_table
+from heymarket_sandbox import SWITCHES
 from tests.tap_runner import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from tests.sandbox import Sandbox
+from heymarket_sandbox import Sandbox
 from tests.tap_runner import run_tap, sandbox_config, truth_ids
 
 CONTACTS = 1500
@@ -126,4 +126,3 @@ def _normalized(api_value: str) -> str:
     from tap_heymarket import timestamps
 
     return timestamps.normalize(timestamps.parse(api_value))
-

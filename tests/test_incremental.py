@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from heymarket_sandbox import Sandbox
 from tap_heymarket import timestamps
-from tests.sandbox import Sandbox
 from tests.tap_runner import run_tap, sandbox_config, truth_ids
 
 

@@ -17,9 +17,9 @@ import requests
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from heymarket_sandbox import Sandbox
 from tap_heymarket.records import RecordPreparation
 from tap_heymarket.tap import TapHeymarket
-from tests.sandbox import Sandbox
 from tests.tap_runner import sandbox_config
 
 LOGGER = logging.getLogger("test-record-preparation")
@@ -42,15 +42,19 @@ def test_fast_path_equals_sdk_conformance(stream_name: str) -> None:
         tap = TapHeymarket(config=sandbox_config(sb.url), parse_env_config=False)
         stream = tap.streams[stream_name]
         path = stream.path
-        raw = requests.post(sb.url + path, json={"limit": 1500}, headers=sb.auth_headers(),
-                            timeout=60).json()
+        raw = requests.post(
+            sb.url + path, json={"limit": 1500}, headers=sb.auth_headers(), timeout=60
+        ).json()
     plan = RecordPreparation(stream.schema, stream.mask, TypeConformanceLevel.RECURSIVE)
     assert plan.skip_selection and plan.fast_conform, "the fast path should apply here"
     assert len(raw) > 10
     for original in raw + [_distort(r, rng) for r in raw]:
         expected = conform_record_data_types(
-            stream_name, copy.deepcopy(original), stream.schema,
-            TypeConformanceLevel.RECURSIVE, LOGGER,
+            stream_name,
+            copy.deepcopy(original),
+            stream.schema,
+            TypeConformanceLevel.RECURSIVE,
+            LOGGER,
         )
         got = plan.conform(stream_name, copy.deepcopy(original), LOGGER)
         assert got == expected

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox import Sandbox
+from heymarket_sandbox import Sandbox
 from tests.singer_check import check_messages
 from tests.tap_runner import (
     REPO_ROOT,
@@ -246,4 +246,3 @@ def test_loss_found_before_a_kill_is_still_reported_after_it() -> None:
     assert resumed.returncode == 0
     assert "could not be read in full" in resumed.stderr
     assert resumed.metric("tie_groups_incomplete")["value"] == groups
-

@@ -1,4 +1,4 @@
-"""Tests of the Heymarket API sandbox (tests/sandbox)."""
+"""Tests of the Heymarket API sandbox (heymarket_sandbox)."""
 
 from __future__ import annotations
 
@@ -19,15 +19,36 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.sandbox import API_KEY, SECRET_ID, SECRET_KEY, Sandbox
+from heymarket_sandbox import API_KEY, SECRET_ID, SECRET_KEY, Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 MILLIS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SECONDS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 CONTACT_KEYS = {
-    "id", "display_name", "first", "last", "email", "phone", "custom", "team_id", "creator_id",
-    "inbox_id", "parent_id", "assigned_user_id", "shared", "created", "updated", "rev", "op",
-    "tags", "is_opted_out", "avatar", "external_id", "external_ref", "type", "note",
+    "id",
+    "display_name",
+    "first",
+    "last",
+    "email",
+    "phone",
+    "custom",
+    "team_id",
+    "creator_id",
+    "inbox_id",
+    "parent_id",
+    "assigned_user_id",
+    "shared",
+    "created",
+    "updated",
+    "rev",
+    "op",
+    "tags",
+    "is_opted_out",
+    "avatar",
+    "external_id",
+    "external_ref",
+    "type",
+    "note",
     "contact_channels",
 }
 
@@ -36,13 +57,19 @@ def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def jwt(secret_id: str = SECRET_ID, secret_key: str = SECRET_KEY, iat: float | None = None,
-        alg: str = "HS256") -> str:
+def jwt(
+    secret_id: str = SECRET_ID,
+    secret_key: str = SECRET_KEY,
+    iat: float | None = None,
+    alg: str = "HS256",
+) -> str:
     head = b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode())
-    body = b64url(json.dumps({"iss": secret_id,
-                              "iat": int(time.time() if iat is None else iat)}).encode())
-    sig = hmac.new(f"{secret_id}||{secret_key}".encode(), f"{head}.{body}".encode(),
-                   hashlib.sha256).digest()
+    body = b64url(
+        json.dumps({"iss": secret_id, "iat": int(time.time() if iat is None else iat)}).encode()
+    )
+    sig = hmac.new(
+        f"{secret_id}||{secret_key}".encode(), f"{head}.{body}".encode(), hashlib.sha256
+    ).digest()
     return f"{head}.{body}.{b64url(sig)}"
 
 
@@ -65,8 +92,13 @@ def shared():
 
 
 def post(http, sb, path, body=None, headers=None, **kw):
-    return http.post(sb.url + path, json={} if body is None else body,
-                     headers=auth() if headers is None else headers, timeout=30, **kw)
+    return http.post(
+        sb.url + path,
+        json={} if body is None else body,
+        headers=auth() if headers is None else headers,
+        timeout=30,
+        **kw,
+    )
 
 
 def contacts(http, sb, **body):
@@ -211,12 +243,18 @@ def test_date_parsing_is_exact(http):
         assert same[0]["updated"] < upd
         # the same instant in another offset
         t = time.strptime(upd[:19], "%Y-%m-%dT%H:%M:%S")
-        shifted = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.mktime(t) - time.timezone
-                                                                 + 7200))
+        shifted = time.strftime(
+            "%Y-%m-%dT%H:%M:%S", time.gmtime(time.mktime(t) - time.timezone + 7200)
+        )
         plus2 = contacts(http, sb, limit=1, date=f"{shifted}{upd[19:23]}+02:00")
         assert plus2 == same
-        for bad in ("yesterday", "2024-05-01", "2024-05-01T12:34:56", "2024-13-01T00:00:00Z",
-                    "2024-05-01T12:34:56.1234567890Z"):
+        for bad in (
+            "yesterday",
+            "2024-05-01",
+            "2024-05-01T12:34:56",
+            "2024-13-01T00:00:00Z",
+            "2024-05-01T12:34:56.1234567890Z",
+        ):
             r = post(http, sb, "/v1/contacts", {"date": bad})
             assert r.status_code == 400, bad
             assert r.json()["error"] == "bad_data"
@@ -225,8 +263,7 @@ def test_date_parsing_is_exact(http):
 def test_precision_seconds_vs_millis(http):
     with Sandbox(contacts=300, seed=1, precision="seconds") as sb:
         page = contacts(http, sb, limit=100)
-        assert all(SECONDS_RE.match(c["updated"]) and SECONDS_RE.match(c["created"])
-                   for c in page)
+        assert all(SECONDS_RE.match(c["updated"]) and SECONDS_RE.match(c["created"]) for c in page)
         tags = post(http, sb, "/v1/tags").json()
         assert all(SECONDS_RE.match(t["updated"]) for t in tags)
         sb.configure(precision="millis")
@@ -383,8 +420,12 @@ def test_force_status(http):
         assert r.status_code == 403 and r.json()["error"] == "forbidden"
         r = post(http, sb, "/v1/contacts", headers={})  # even without credentials
         assert r.status_code == 403
-        for code, error in ((400, "bad_data"), (401, "unauthorized"), (404, "not_found"),
-                            (500, "internal_error")):
+        for code, error in (
+            (400, "bad_data"),
+            (401, "unauthorized"),
+            (404, "not_found"),
+            (500, "internal_error"),
+        ):
             sb.configure(force_status=code)
             r = post(http, sb, "/v1/tags")
             assert r.status_code == code and r.json()["error"] == error
@@ -441,23 +482,28 @@ def test_jwt_ttl_and_clock(http):
 def test_auth_accept(http, shared):
     assert post(http, shared, "/v1/contacts/count", headers=auth(jwt())).status_code == 200
     assert post(http, shared, "/v1/contacts/count", headers=auth(API_KEY)).status_code == 200
-    assert http.get(shared.url + "/v1/inboxes", headers=shared.auth_headers(),
-                    timeout=30).status_code == 200
+    assert (
+        http.get(shared.url + "/v1/inboxes", headers=shared.auth_headers(), timeout=30).status_code
+        == 200
+    )
 
 
-@pytest.mark.parametrize("header", [
-    None,
-    "",
-    "Bearer",
-    "Basic " + base64.b64encode(b"a:b").decode(),
-    "Bearer garbage",
-    "Bearer " + jwt(secret_key="wrong-key"),
-    "Bearer " + jwt(secret_id="other-id"),
-    "Bearer " + jwt(iat=time.time() - 3600),
-    "Bearer " + jwt(alg="none"),
-    "Bearer a.b.c",
-    "Bearer not-the-api-key",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer",
+        "Basic " + base64.b64encode(b"a:b").decode(),
+        "Bearer garbage",
+        "Bearer " + jwt(secret_key="wrong-key"),
+        "Bearer " + jwt(secret_id="other-id"),
+        "Bearer " + jwt(iat=time.time() - 3600),
+        "Bearer " + jwt(alg="none"),
+        "Bearer a.b.c",
+        "Bearer not-the-api-key",
+    ],
+)
 def test_auth_reject(http, shared, header):
     headers = {} if header is None else {"Authorization": header}
     r = post(http, shared, "/v1/contacts", headers=headers)
@@ -480,8 +526,14 @@ def test_custom_credentials(http):
 
 # --------------------------------------------------------------------------- errors
 def test_not_found(http, shared):
-    for method, path in (("GET", "/v1/nope"), ("GET", "/v1/contacts"), ("POST", "/v1/inboxes"),
-                         ("DELETE", "/v1/contacts"), ("GET", "/"), ("POST", "/__sandbox/nope")):
+    for method, path in (
+        ("GET", "/v1/nope"),
+        ("GET", "/v1/contacts"),
+        ("POST", "/v1/inboxes"),
+        ("DELETE", "/v1/contacts"),
+        ("GET", "/"),
+        ("POST", "/__sandbox/nope"),
+    ):
         r = http.request(method, shared.url + path, headers=auth(), timeout=30)
         assert r.status_code == 404, (method, path)
         assert r.json()["error"] == "not_found"
@@ -502,13 +554,28 @@ def test_protocol_errors_are_json(shared):
         assert "request_id" in json.loads(body)
 
 
-@pytest.mark.parametrize("data", [
-    b"{not json", b"[1, 2]", b'"text"', b'{"limit": 0}', b'{"limit": -5}', b'{"limit": "30"}',
-    b'{"limit": 2.5}', b'{"limit": true}', b'{"date": 12345}', b'{"date": "soon"}',
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'"text"',
+        b'{"limit": 0}',
+        b'{"limit": -5}',
+        b'{"limit": "30"}',
+        b'{"limit": 2.5}',
+        b'{"limit": true}',
+        b'{"date": 12345}',
+        b'{"date": "soon"}',
+    ],
+)
 def test_bad_data(http, shared, data):
-    r = http.post(shared.url + "/v1/contacts", data=data,
-                  headers={**auth(), "Content-Type": "application/json"}, timeout=30)
+    r = http.post(
+        shared.url + "/v1/contacts",
+        data=data,
+        headers={**auth(), "Content-Type": "application/json"},
+        timeout=30,
+    )
     assert r.status_code == 400
     assert r.json()["error"] == "bad_data"
     assert r.json()["request_id"] == r.headers["X-Request-Id"]
@@ -517,8 +584,18 @@ def test_bad_data(http, shared, data):
 def test_empty_body_and_ignored_fields(http, shared):
     r = http.post(shared.url + "/v1/contacts", headers=auth(), timeout=30)
     assert r.status_code == 200 and len(r.json()) == 30
-    odd = contacts(http, shared, limit=7, ascending=True, order="name", archived=False,
-                   assigned=123, filter={"x": 1}, id=5, parent_id=9)
+    odd = contacts(
+        http,
+        shared,
+        limit=7,
+        ascending=True,
+        order="name",
+        archived=False,
+        assigned=123,
+        filter={"x": 1},
+        id=5,
+        parent_id=9,
+    )
     assert odd == contacts(http, shared, limit=7)
 
 
@@ -560,8 +637,11 @@ def test_keep_alive():
 
 # --------------------------------------------------------------------------- determinism
 def test_determinism_by_seed(http):
-    with Sandbox(contacts=400, seed=5) as a, Sandbox(contacts=400, seed=5) as b, \
-            Sandbox(contacts=400, seed=6) as c:
+    with (
+        Sandbox(contacts=400, seed=5) as a,
+        Sandbox(contacts=400, seed=5) as b,
+        Sandbox(contacts=400, seed=6) as c,
+    ):
         pa = post(http, a, "/v1/contacts", {"limit": 400}).content
         assert pa == post(http, b, "/v1/contacts", {"limit": 400}).content
         assert pa != post(http, c, "/v1/contacts", {"limit": 400}).content
@@ -647,9 +727,24 @@ def test_constructor_rejects_bad_switch():
 def test_cli(http, tmp_path):
     url_file = tmp_path / "url"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.sandbox", "--port", "0", "--contacts", "100",
-         "--url-file", str(url_file), "--precision", "seconds"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "heymarket_sandbox",
+            "--port",
+            "0",
+            "--contacts",
+            "100",
+            "--url-file",
+            str(url_file),
+            "--precision",
+            "seconds",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert re.fullmatch(r"SANDBOX_URL=http://127\.0\.0\.1:\d+\n", line)
@@ -667,8 +762,12 @@ def test_cli(http, tmp_path):
 
 
 def test_cli_sigint():
-    proc = subprocess.Popen([sys.executable, "-m", "tests.sandbox", "--port", "0", "--contacts",
-                             "10"], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "heymarket_sandbox", "--port", "0", "--contacts", "10"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().startswith("SANDBOX_URL=http://127.0.0.1:")
     finally:
@@ -678,8 +777,13 @@ def test_cli_sigint():
 
 
 def test_cli_rejects_bad_flag():
-    r = subprocess.run([sys.executable, "-m", "tests.sandbox", "--cursor", "maybe"], cwd=REPO,
-                       capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        [sys.executable, "-m", "heymarket_sandbox", "--cursor", "maybe"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert r.returncode == 2 and "cursor" in r.stderr
 
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from heymarket_sandbox import Sandbox
 from tap_heymarket.tap import TapHeymarket
-from tests.sandbox import Sandbox
 from tests.tap_runner import sandbox_config
 
 

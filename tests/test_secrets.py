@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.sandbox import Sandbox
-from tests.tap_runner import JWT_PREFIX, REPO_ROOT, clean_env, run_tap
+from heymarket_sandbox import Sandbox
+from tests.tap_runner import JWT_PREFIX, REPO_ROOT, TAP, clean_env, run_tap
 
 SECRET_ID = "sid-Zq81-distinctive"
 SECRET_KEY = "skey-Hh42-VERY-distinctive"
@@ -79,7 +78,7 @@ def test_no_secret_in_about_discovery_catalog_or_project_files() -> None:
             ["--discover", "--config", str(path)],
         ):
             proc = subprocess.run(
-                [sys.executable, "-c", "from tap_heymarket.cli import main; main()", *args],
+                [*TAP, *args],
                 capture_output=True,
                 text=True,
                 cwd=REPO_ROOT,
@@ -92,9 +91,7 @@ def test_no_secret_in_about_discovery_catalog_or_project_files() -> None:
     about = json.loads(
         subprocess.run(
             [
-                sys.executable,
-                "-c",
-                "from tap_heymarket.cli import main; main()",
+                *TAP,
                 "--about",
                 "--format=json",
             ],

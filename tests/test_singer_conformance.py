@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox import Sandbox
+from heymarket_sandbox import Sandbox
 from tests.singer_check import SingerViolation, check_messages
 from tests.tap_runner import run_tap, sandbox_config
 

@@ -1,6 +1,6 @@
 """End to end into real warehouses: Meltano runs tap-heymarket -> DuckDB and -> Postgres.
 
-Each warehouse (parametrized) gets, against one local sandbox (tests/sandbox), exactly what a
+Each warehouse (parametrized) gets, against one local sandbox (heymarket_sandbox), exactly what a
 Meltano user runs: `meltano --environment=sandbox run tap-heymarket target-<warehouse>` with the
 project's meltano.yml. Everything that could leak between runs is private to the module: a
 temporary Meltano system database (MELTANO_DATABASE_URI, which holds the state), a unique
@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from scripts.meltano_helpers import (
+from heymarket_dev.meltano import (
     MELTANO,
     ROOT,
     TAP_EXE,
@@ -47,7 +47,7 @@ from scripts.meltano_helpers import (
     meltano_run,
     tail,
 )
-from tests.sandbox import Sandbox
+from heymarket_sandbox import Sandbox
 
 CONTACTS = 3000
 SEED = 7

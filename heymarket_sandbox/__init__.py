@@ -22,22 +22,28 @@ from typing import Any
 from .config import API_KEY, SECRET_ID, SECRET_KEY, SWITCHES, defaults, validate
 from .server import SandboxServer, make_jwt
 
-__all__ = ["API_KEY", "SECRET_ID", "SECRET_KEY", "SWITCHES", "Sandbox", "SandboxServer",
-           "make_jwt"]
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["API_KEY", "SECRET_ID", "SECRET_KEY", "SWITCHES", "Sandbox", "SandboxServer", "make_jwt"]
 
 
 class Sandbox:
     """Run the sandbox in a background thread (default) or as a subprocess (process=True)."""
 
-    def __init__(self, *, process: bool = False, port: int = 0, ready_timeout: float = 120.0,
-                 **switches: Any) -> None:
+    def __init__(
+        self,
+        *,
+        process: bool = False,
+        port: int = 0,
+        ready_timeout: float = 120.0,
+        log: Path | None = None,
+        **switches: Any,
+    ) -> None:
         validate(switches)  # fail fast on unknown switches or bad values
         self.process = process
         self.port = port
         self.ready_timeout = ready_timeout
         self.switches = dict(switches)
+        #: process=True: the server's stderr (request log, tracebacks) goes to this file.
+        self.log = log
         self.server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
         self._proc: subprocess.Popen[str] | None = None
@@ -58,18 +64,28 @@ class Sandbox:
             self._start_process()
         else:
             self.server = SandboxServer(port=self.port, **self.switches)
-            self._thread = threading.Thread(target=self.server.serve_forever,
-                                            kwargs={"poll_interval": 0.1},
-                                            name="heymarket-sandbox", daemon=True)
+            self._thread = threading.Thread(
+                target=self.server.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name="heymarket-sandbox",
+                daemon=True,
+            )
             self._thread.start()
             self._url = self.server.url
         return self
 
     def _start_process(self) -> None:
-        cmd = [sys.executable, "-m", "tests.sandbox", "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "heymarket_sandbox", "--port", str(self.port)]
         for name, value in self.switches.items():
             cmd += [SWITCHES[name].flag, "off" if value is None else str(value)]
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+        stderr = self.log.open("ab") if self.log is not None else None
+        try:
+            proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, text=True
+            )
+        finally:
+            if stderr is not None:
+                stderr.close()
         self._proc = proc
         lines: queue.Queue[str] = queue.Queue()
         assert proc.stdout is not None
@@ -130,8 +146,9 @@ class Sandbox:
     # ------------------------------------------------------------------ control API
     def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with self._opener.open(req, timeout=120) as resp:
                 return json.loads(resp.read())

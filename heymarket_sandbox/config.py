@@ -65,8 +65,9 @@ SWITCHES: dict[str, Switch] = {
             "body `page`: ignore, zero (offset page*limit) or one (offset (page-1)*limit)",
             choices=("ignore", "zero", "one"),
         ),
-        Switch("rate_limit", "int", 0, "requests per rate_window (token bucket, 0 = off)",
-               minimum=0),
+        Switch(
+            "rate_limit", "int", 0, "requests per rate_window (token bucket, 0 = off)", minimum=0
+        ),
         Switch("rate_window", "float", 60.0, "rate-limit window in seconds", minimum=0.001),
         Switch(
             "retry_after",
@@ -76,14 +77,38 @@ SWITCHES: dict[str, Switch] = {
         ),
         Switch("latency_ms", "float", 0.0, "latency added to every API request (ms)", minimum=0),
         Switch("fault_seed", "int", 0, "seed of the fault generator"),
-        Switch("fault_5xx", "float", 0.0, "fraction of API requests answered 500/502/503",
-               minimum=0, maximum=1),
-        Switch("fault_truncate", "float", 0.0, "fraction answered 200 with a truncated JSON body",
-               minimum=0, maximum=1),
-        Switch("fault_drop", "float", 0.0, "fraction whose connection is closed without an answer",
-               minimum=0, maximum=1),
-        Switch("force_status", "int", 0, "answer every API request with this status (0 = off)",
-               minimum=0, maximum=599),
+        Switch(
+            "fault_5xx",
+            "float",
+            0.0,
+            "fraction of API requests answered 500/502/503",
+            minimum=0,
+            maximum=1,
+        ),
+        Switch(
+            "fault_truncate",
+            "float",
+            0.0,
+            "fraction answered 200 with a truncated JSON body",
+            minimum=0,
+            maximum=1,
+        ),
+        Switch(
+            "fault_drop",
+            "float",
+            0.0,
+            "fraction whose connection is closed without an answer",
+            minimum=0,
+            maximum=1,
+        ),
+        Switch(
+            "force_status",
+            "int",
+            0,
+            "answer every API request with this status (0 = off)",
+            minimum=0,
+            maximum=599,
+        ),
         Switch(
             "force_body",
             "choice",
@@ -93,13 +118,22 @@ SWITCHES: dict[str, Switch] = {
             "of each contacts answer has updated='not-a-date'",
             choices=("", "html", "object", "string_ids", "bad_updated"),
         ),
-        Switch("mutate_every", "int", 0, "mutate before every K-th POST /v1/contacts (0 = off)",
-               minimum=0),
+        Switch(
+            "mutate_every",
+            "int",
+            0,
+            "mutate before every K-th POST /v1/contacts (0 = off)",
+            minimum=0,
+        ),
         Switch("mutate_count", "int", 5, "contacts changed by each mutation", minimum=0),
         Switch("create_count", "int", 1, "contacts created by each mutation", minimum=0),
         Switch("jwt_ttl", "float", 300.0, "JWT lifetime in seconds after iat", minimum=0),
-        Switch("clock_offset", "float", 0.0,
-               "seconds added to the server clock for the JWT check (simulates skew)"),
+        Switch(
+            "clock_offset",
+            "float",
+            0.0,
+            "seconds added to the server clock for the JWT check (simulates skew)",
+        ),
         Switch("path_prefix", "str", "", "also serve the API under this path prefix (e.g. /hm)"),
         Switch("secret_id", "str", SECRET_ID, "accepted API Secret ID (JWT iss)"),
         Switch("secret_key", "str", SECRET_KEY, "API Secret Key of secret_id"),
@@ -121,8 +155,9 @@ def coerce(name: str, value: Any) -> Any:
     if sw is None:
         raise ValueError(f"unknown switch {name!r}")
     if sw.kind == "retry_after":
-        if value is None or (isinstance(value, str)
-                             and value.strip().lower() in ("", "off", "none")):
+        if value is None or (
+            isinstance(value, str) and value.strip().lower() in ("", "off", "none")
+        ):
             return None
         if isinstance(value, str) and value.strip().lower() == "auto":
             return "auto"
@@ -131,8 +166,9 @@ def coerce(name: str, value: Any) -> Any:
             raise ValueError(f"{name} must be >= 0")
         return int(out) if out == int(out) else out
     if sw.kind == "choice":
-        if value is None or (isinstance(value, str) and value.lower() in ("off", "none")
-                             and "" in sw.choices):
+        if value is None or (
+            isinstance(value, str) and value.lower() in ("off", "none") and "" in sw.choices
+        ):
             value = ""
         if not isinstance(value, str) or value not in sw.choices:
             raise ValueError(f"{name} must be one of {list(sw.choices)}")

@@ -1,4 +1,4 @@
-"""python -m tests.sandbox --port 8765 --contacts 5000 --seed 1 [switches]"""
+"""python -m heymarket_sandbox --port 8765 --contacts 5000 --seed 1 [switches]"""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ from .server import SandboxServer
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tests.sandbox",
-                                description="Local Heymarket API sandbox (127.0.0.1 only).")
+    p = argparse.ArgumentParser(
+        prog="python -m heymarket_sandbox",
+        description="Local Heymarket API sandbox (127.0.0.1 only).",
+    )
     p.add_argument("--port", type=int, default=8765, help="TCP port (0 = pick a free one)")
     p.add_argument("--url-file", default=None, help="write the URL to this file once ready")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     for sw in SWITCHES.values():
+
         def conv(value: str, _name: str = sw.name) -> Any:
             try:
                 return coerce(_name, value)
@@ -29,8 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
 
         conv.__name__ = sw.name
         default = "off" if sw.default is None else sw.default
-        p.add_argument(sw.flag, dest=sw.name, type=conv, default=sw.default,
-                       help=f"{sw.help} (default: {default!r})")
+        p.add_argument(
+            sw.flag,
+            dest=sw.name,
+            type=conv,
+            default=sw.default,
+            help=f"{sw.help} (default: {default!r})",
+        )
     return p
 
 
@@ -49,8 +57,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                              name="sandbox-server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.2},
+        name="sandbox-server",
+        daemon=True,
+    )
     thread.start()
     url = server.url
     if args.url_file:

@@ -1,4 +1,4 @@
-"""Helpers shared by scripts/demo.py and tests/test_warehouses.py.
+"""Meltano runs against the sandbox, shared by scripts/demo.py, scripts/bench.py and the tests.
 
 Standard library only: this runs in the project's .venv, which has meltano but not duckdb.
 DuckDB files are read by scripts/duckdb_stats.py under the target-duckdb plugin's own venv.
@@ -10,12 +10,7 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,75 +69,6 @@ def meltano_install(env: dict[str, str], log: Path | None = None) -> None:
     if proc.returncode != 0:
         detail = proc.stdout.decode(errors="replace")[-4000:] if proc.stdout else f"see {log}"
         raise RuntimeError(f"meltano install failed ({proc.returncode}):\n{detail}")
-
-
-@dataclass
-class SandboxProcess:
-    url: str
-    proc: subprocess.Popen
-
-    def truth(self) -> dict:
-        return http_json(f"{self.url}/__sandbox/truth")
-
-    def mutate(self, n: int, new: int = 0) -> dict:
-        return http_json(f"{self.url}/__sandbox/mutate", {"n": n, "new": new})
-
-
-def http_json(url: str, body: dict | None = None, timeout: float = 30) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        url,
-        data=data,
-        method="POST" if data is not None else "GET",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        return json.loads(resp.read().decode())
-
-
-@contextlib.contextmanager
-def sandbox_server(
-    contacts: int, seed: int, log: Path | None = None, timeout: float = 60
-) -> Iterator[SandboxProcess]:
-    """Run `python -m tests.sandbox` on a free port; always stop it on exit."""
-    with tempfile.TemporaryDirectory(prefix="heymarket-sandbox-") as tmp:
-        url_file = Path(tmp) / "url"
-        out = log.open("ab") if log else subprocess.DEVNULL
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "tests.sandbox",
-                "--port", "0",
-                "--contacts", str(contacts),
-                "--seed", str(seed),
-                "--url-file", str(url_file),
-            ],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + timeout
-            while not (url_file.exists() and url_file.read_text().strip()):
-                if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"sandbox exited with {proc.returncode} before it was ready"
-                        + (f" (log: {log})" if log else "")
-                    )
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"sandbox not ready after {timeout:.0f}s")
-                time.sleep(0.05)
-            yield SandboxProcess(url=url_file.read_text().strip().rstrip("/"), proc=proc)
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            if log and not isinstance(out, int):
-                out.close()
 
 
 def meltano_run(

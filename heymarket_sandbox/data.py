@@ -39,8 +39,9 @@ def parse_date_ns(text: str) -> int:
     if not m:
         raise ValueError(f"unparsable date {text!r}")
     y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
-    if not (1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1] and h < 24 and mi < 60
-            and s < 60):
+    if not (
+        1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1] and h < 24 and mi < 60 and s < 60
+    ):
         raise ValueError(f"date out of range {text!r}")
     frac = m.group(7) or ""
     ns = calendar.timegm((y, mo, d, h, mi, s)) * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
@@ -84,37 +85,186 @@ def _slug(name: str | None) -> str:
 
 
 FIRST = (
-    "Ana", "José", "Zoë", "Chloé", "Søren", "Łukasz", "Ólafur", "François", "Mary", "John",
-    "Priya", "Kwame", "Siobhán", "Renée", "Jörg", "محمد", "فاطمة", "داود", "שרה", "Αλέξανδρος",
-    "Дмитрий", "王", "李娜", "山田", "Nguyễn Văn", "Aiyana", "Björk", "Ngozi", "Mei", "Jean-Luc",
-    "María José", "Đorđe", "İlkay", "Tomás", "Zoltán", "Emily", "Michael", "Sarah", "David",
+    "Ana",
+    "José",
+    "Zoë",
+    "Chloé",
+    "Søren",
+    "Łukasz",
+    "Ólafur",
+    "François",
+    "Mary",
+    "John",
+    "Priya",
+    "Kwame",
+    "Siobhán",
+    "Renée",
+    "Jörg",
+    "محمد",
+    "فاطمة",
+    "داود",
+    "שרה",
+    "Αλέξανδρος",
+    "Дмитрий",
+    "王",
+    "李娜",
+    "山田",
+    "Nguyễn Văn",
+    "Aiyana",
+    "Björk",
+    "Ngozi",
+    "Mei",
+    "Jean-Luc",
+    "María José",
+    "Đorđe",
+    "İlkay",
+    "Tomás",
+    "Zoltán",
+    "Emily",
+    "Michael",
+    "Sarah",
+    "David",
 )
 LAST = (
-    "Smith", "García", "Müller", "Núñez", "O'Brien", "Ødegaard", "Kowalski", "Nakamura",
-    "عبد الله", "الحسن", "כהן", "לוי", "Παπαδόπουλος", "Иванов", "张", "Nguyễn", "Dubois",
-    "van der Berg", "D'Angelo", "Smith-Jones", "Okafor", "Johnson", "Lee", "Brown", "Çelik",
-    "Şahin", "Hernández", "Williams", "Taylor", "Martin", "Ng",
+    "Smith",
+    "García",
+    "Müller",
+    "Núñez",
+    "O'Brien",
+    "Ødegaard",
+    "Kowalski",
+    "Nakamura",
+    "عبد الله",
+    "الحسن",
+    "כהן",
+    "לוי",
+    "Παπαδόπουλος",
+    "Иванов",
+    "张",
+    "Nguyễn",
+    "Dubois",
+    "van der Berg",
+    "D'Angelo",
+    "Smith-Jones",
+    "Okafor",
+    "Johnson",
+    "Lee",
+    "Brown",
+    "Çelik",
+    "Şahin",
+    "Hernández",
+    "Williams",
+    "Taylor",
+    "Martin",
+    "Ng",
 )
 EMOJI = ("🎉", "🌮", "🚀", "❤️", "👩‍💻", "🇺🇸", "🏳️‍🌈", "😀", "🐶", "⭐")
-COMPANIES = ("Acme Inc.", "Café Olé", "Zürich Trading AG", "株式会社テスト", "شركة النور",
-             "חברת אור", "Smith & Sons", "Ünïcödé LLC", "Pizza 🍕 Place")
-TEXTS = ("Called back, left voicemail.", "Prefers SMS after 6pm ☎️", "Wants a quote for Q3",
-         "Spoke with José — follow up", "Не звонить до понедельника", "يرجى الاتصال لاحقا",  # noqa: RUF001
-         "Line one\nLine two", "Tabs\tand \"quotes\"", "")
-CUSTOM_VALUES = ("Acme", "2024-01-02", "42", "", "✅ yes", "no", "Gold", "München", "N/A",
-                 "1,234.50", "true", "  padded  ", "Ελληνικά", "line\nbreak")
+COMPANIES = (
+    "Acme Inc.",
+    "Café Olé",
+    "Zürich Trading AG",
+    "株式会社テスト",
+    "شركة النور",
+    "חברת אור",
+    "Smith & Sons",
+    "Ünïcödé LLC",
+    "Pizza 🍕 Place",
+)
+TEXTS = (
+    "Called back, left voicemail.",
+    "Prefers SMS after 6pm ☎️",
+    "Wants a quote for Q3",
+    "Spoke with José — follow up",
+    "Не звонить до понедельника",  # noqa: RUF001
+    "يرجى الاتصال لاحقا",
+    "Line one\nLine two",
+    'Tabs\tand "quotes"',
+    "",
+)
+CUSTOM_VALUES = (
+    "Acme",
+    "2024-01-02",
+    "42",
+    "",
+    "✅ yes",
+    "no",
+    "Gold",
+    "München",
+    "N/A",
+    "1,234.50",
+    "true",
+    "  padded  ",
+    "Ελληνικά",
+    "line\nbreak",
+)
 CHANNELS = ("phone", "email", "facebook", "instagram", "whatsapp")
 TAG_NAMES = (
-    "VIP", "Lead", "Customer", "Newsletter", "🔥 Hot", "Évènement", "عميل", "לקוח", "Churned",
-    "Trial", "Enterprise", "SMB", "Partner", "Do not contact", "Follow-up", "Event 2024",
-    "Event 2025", "Webinar", "Referral", "Wholesale", "Retail", "Spanish", "Français", "Deutsch",
-    "日本語", "Support", "Billing", "Onboarding", "Beta", "Prospect", "Cold", "Warm", "Hot",
-    "Abandoned cart", "Reviewer", "Ambassador", "Investor", "Press", "Vendor", "Student",
-    "Teacher", "Parent", "Volunteer", "Donor", "Board", "Alumni", "Staff", "Intern",
+    "VIP",
+    "Lead",
+    "Customer",
+    "Newsletter",
+    "🔥 Hot",
+    "Évènement",
+    "عميل",
+    "לקוח",
+    "Churned",
+    "Trial",
+    "Enterprise",
+    "SMB",
+    "Partner",
+    "Do not contact",
+    "Follow-up",
+    "Event 2024",
+    "Event 2025",
+    "Webinar",
+    "Referral",
+    "Wholesale",
+    "Retail",
+    "Spanish",
+    "Français",
+    "Deutsch",
+    "日本語",
+    "Support",
+    "Billing",
+    "Onboarding",
+    "Beta",
+    "Prospect",
+    "Cold",
+    "Warm",
+    "Hot",
+    "Abandoned cart",
+    "Reviewer",
+    "Ambassador",
+    "Investor",
+    "Press",
+    "Vendor",
+    "Student",
+    "Teacher",
+    "Parent",
+    "Volunteer",
+    "Donor",
+    "Board",
+    "Alumni",
+    "Staff",
+    "Intern",
 )
-FIELD_TITLES = ("Company", "Birthday", "Plan", "Región", "顧客ID", "Lifetime value", "Source",
-                "Favourite colour", "Account manager", "Renewal date", "Notes 📝", "Locale",
-                "Loyalty tier", "Zip", "Preferred language")
+FIELD_TITLES = (
+    "Company",
+    "Birthday",
+    "Plan",
+    "Región",
+    "顧客ID",
+    "Lifetime value",
+    "Source",
+    "Favourite colour",
+    "Account manager",
+    "Renewal date",
+    "Notes 📝",
+    "Locale",
+    "Loyalty tier",
+    "Zip",
+    "Preferred language",
+)
 MEMBER_NAMES = ("Alice Admin", "Bruno Díaz", "Chen Wei", "Dana Levi", "Émile Roy")
 ROLES = ("admin", "member", "member", "manager", "member")
 
@@ -146,14 +296,17 @@ class Dataset:
         ]
         self.inboxes = []
         for i in range(3):
-            self.inboxes.append({
-                "id": 90_000 + r.randrange(10_000) * 3 + i,
-                "name": ("Main line", "Support ☎️", "Ventas España")[i],
-                "phone": "1" + "".join(str(r.randrange(10)) for _ in range(10)),
-                "team_id": self.team_id,
-                "created": self.fmt(self.trunc(START_US - r.randrange(400 * 86400) * US
-                                               - r.randrange(US))),
-            })
+            self.inboxes.append(
+                {
+                    "id": 90_000 + r.randrange(10_000) * 3 + i,
+                    "name": ("Main line", "Support ☎️", "Ventas España")[i],
+                    "phone": "1" + "".join(str(r.randrange(10)) for _ in range(10)),
+                    "team_id": self.team_id,
+                    "created": self.fmt(
+                        self.trunc(START_US - r.randrange(400 * 86400) * US - r.randrange(US))
+                    ),
+                }
+            )
         # contact fields: 12 live, 3 deleted ids interleaved
         fid = 3_000 + r.randrange(1_000)
         ids = []
@@ -173,7 +326,7 @@ class Dataset:
         names = list(TAG_NAMES)
         r.shuffle(names)
         tid = 5_000 + r.randrange(1_000)
-        tags = []
+        tags: list[dict[str, Any]] = []
         sizes = [8]
         while sum(sizes) < count:
             sizes.append(min(r.choice((1, 1, 1, 1, 2, 2, 3, 5, 8)), count - sum(sizes)))
@@ -182,24 +335,32 @@ class Dataset:
             for _ in range(size):
                 tid += 1 + r.randrange(4)
                 created = self.trunc(START_US + r.randrange(upd - START_US + 1))
-                tags.append({
-                    "id": tid,
-                    "tag": names[len(tags)],
-                    "color": f"#{r.randrange(0x1000000):06X}",
-                    "team_id": self.team_id,
-                    "_created": created,
-                    "_updated": upd,
-                    "rev": 1 if created == upd else 2 + r.randrange(9),
-                })
+                tags.append(
+                    {
+                        "id": tid,
+                        "tag": names[len(tags)],
+                        "color": f"#{r.randrange(0x1000000):06X}",
+                        "team_id": self.team_id,
+                        "_created": created,
+                        "_updated": upd,
+                        "rev": 1 if created == upd else 2 + r.randrange(9),
+                    }
+                )
         tags.sort(key=lambda t: (t["_updated"], t["id"]))
         self.tags = tags  # ascending (updated, id)
-        self.tag_updated = [t["_updated"] for t in tags]
+        self.tag_updated: list[int] = [t["_updated"] for t in tags]
         self.tag_refs = [{"id": t["id"], "name": t["tag"], "color": t["color"]} for t in tags]
 
     def tag_object(self, t: dict[str, Any]) -> dict[str, Any]:
-        return {"id": t["id"], "tag": t["tag"], "color": t["color"], "team_id": t["team_id"],
-                "created": self.fmt(t["_created"]), "updated": self.fmt(t["_updated"]),
-                "rev": t["rev"]}
+        return {
+            "id": t["id"],
+            "tag": t["tag"],
+            "color": t["color"],
+            "team_id": t["team_id"],
+            "created": self.fmt(t["_created"]),
+            "updated": self.fmt(t["_updated"]),
+            "rev": t["rev"],
+        }
 
     # --------------------------------------------------------------- contacts
     def _build_contacts(self, n: int) -> None:
@@ -256,7 +417,7 @@ class Dataset:
             t -= t % unit
             self.tie_group_times.append(t)
             bulk_edit = r.random() < 0.5
-            for i in members[pos:pos + size]:
+            for i in members[pos : pos + size]:
                 upd[i] = t
                 if bulk_edit:
                     c = START_US + int(rnd() * (t - START_US))
@@ -382,8 +543,9 @@ class Dataset:
         parent = None if rnd() < 0.85 else max(1_000_000, cid - 1 - int(rnd() * 5000))
         ntags = (0, 0, 0, 1, 1, 1, 2, 2, 3, 4, 5)[int(rnd() * 11)]
         refs = self.tag_refs
-        tags = list({id(t): t for t in (refs[int(rnd() * len(refs))] for _ in range(ntags))}
-                    .values())  # distinct, shared read-only dicts
+        tags = list(
+            {id(t): t for t in (refs[int(rnd() * len(refs))] for _ in range(ntags))}.values()
+        )  # distinct, shared read-only dicts
         x = rnd()
         avatar = None if x < 0.5 else "" if x < 0.6 else f"https://cdn.example.com/a/{cid}.png"
         x = rnd()
@@ -396,13 +558,15 @@ class Dataset:
         notes = []
         for _ in range((0, 0, 0, 0, 1, 1, 2, 3)[int(rnd() * 8)]):
             m = members[int(rnd() * 5)]
-            notes.append({
-                "date": self.fmt(self.trunc(created_us + int(rnd() * span))),
-                "id": 10_000_000 + int(rnd() * 89_999_999),
-                "name": m["name"],
-                "text": TEXTS[int(rnd() * len(TEXTS))],
-                "user_id": m["id"],
-            })
+            notes.append(
+                {
+                    "date": self.fmt(self.trunc(created_us + int(rnd() * span))),
+                    "id": 10_000_000 + int(rnd() * 89_999_999),
+                    "name": m["name"],
+                    "text": TEXTS[int(rnd() * len(TEXTS))],
+                    "user_id": m["id"],
+                }
+            )
         channels = []
         for _ in range((0, 0, 1, 1, 1, 2, 3)[int(rnd() * 7)]):
             kind = CHANNELS[int(rnd() * 5)]
@@ -415,17 +579,19 @@ class Dataset:
                 handle = f"@{slug or 'user'}{int(rnd() * 1000)}"
             c_created = self.trunc(created_us + int(rnd() * span))
             chan_pk = 1_000_000 + int(rnd() * 9_000_000)
-            channels.append({
-                "id": str(chan_pk) if rnd() < 0.2 else chan_pk,
-                "team_id": str(self.team_id) if rnd() < 0.1 else self.team_id,
-                "contact_id": str(cid) if rnd() < 0.3 else cid,
-                "channel_type": kind,
-                "channel_id": chan_id,
-                "channel_handle": handle,
-                "info_channel": (None, inbox["phone"], kind, "")[int(rnd() * 4)],
-                "created": self.fmt(c_created),
-                "updated": self.fmt(self.trunc(c_created + int(rnd() * (span + 1)))),
-            })
+            channels.append(
+                {
+                    "id": str(chan_pk) if rnd() < 0.2 else chan_pk,
+                    "team_id": str(self.team_id) if rnd() < 0.1 else self.team_id,
+                    "contact_id": str(cid) if rnd() < 0.3 else cid,
+                    "channel_type": kind,
+                    "channel_id": chan_id,
+                    "channel_handle": handle,
+                    "info_channel": (None, inbox["phone"], kind, "")[int(rnd() * 4)],
+                    "created": self.fmt(c_created),
+                    "updated": self.fmt(self.trunc(c_created + int(rnd() * (span + 1)))),
+                }
+            )
         out: dict[str, Any] = {
             "id": cid,
             "display_name": display,
@@ -521,13 +687,14 @@ class Dataset:
         out["contact_fields"] = list(self.field_ids)
         out["contact_field_count"] = len(self.field_ids)
         out["deleted_contact_fields"] = list(self.deleted_field_ids)
-        groups = []
+        groups: list[dict[str, Any]] = []
         key = upd.__getitem__
         for t in set(self.tie_group_times):
-            size = (bisect.bisect_right(self.order, t, key=key)
-                    - bisect.bisect_left(self.order, t, key=key))
+            size = bisect.bisect_right(self.order, t, key=key) - bisect.bisect_left(
+                self.order, t, key=key
+            )
             groups.append({"updated": self.fmt(t), "size": size})
-        groups.sort(key=lambda g: (-g["size"], g["updated"]))
+        groups.sort(key=lambda g: (-int(g["size"]), str(g["updated"])))
         out["tie_groups"] = groups
         counts = Counter(upd)
         out["max_tie_size"] = max(counts.values()) if counts else 0

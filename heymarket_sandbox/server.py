@@ -25,8 +25,10 @@ from . import config as cfgmod
 from .data import Dataset, parse_date_ns
 
 LIST_PATHS = {"/v1/contacts", "/v1/tags", "/v1/contact-fields", "/v1/inboxes"}
-HTML_PAGE = (b"<!DOCTYPE html><html><head><title>Heymarket</title></head><body>"
-             b"<h1>We'll be right back</h1><p>Scheduled maintenance.</p></body></html>")
+HTML_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Heymarket</title></head><body>"
+    b"<h1>We'll be right back</h1><p>Scheduled maintenance.</p></body></html>"
+)
 
 
 class ApiError(Exception):
@@ -39,17 +41,20 @@ def _b64url_decode(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
-def make_jwt(secret_id: str = cfgmod.SECRET_ID, secret_key: str = cfgmod.SECRET_KEY,
-             iat: float | None = None) -> str:
+def make_jwt(
+    secret_id: str = cfgmod.SECRET_ID, secret_key: str = cfgmod.SECRET_KEY, iat: float | None = None
+) -> str:
     """A Heymarket JWT: HS256, {iss, iat}, key '<secret id>||<secret key>'."""
+
     def enc(obj: dict[str, Any]) -> str:
         raw = json.dumps(obj, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     head = enc({"alg": "HS256", "typ": "JWT"})
     body = enc({"iss": secret_id, "iat": int(time.time() if iat is None else iat)})
-    sig = hmac.new(f"{secret_id}||{secret_key}".encode(), f"{head}.{body}".encode(),
-                   hashlib.sha256).digest()
+    sig = hmac.new(
+        f"{secret_id}||{secret_key}".encode(), f"{head}.{body}".encode(), hashlib.sha256
+    ).digest()
     return f"{head}.{body}.{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}"
 
 
@@ -247,8 +252,7 @@ class Handler(BaseHTTPRequestHandler):
             code, message, error = 404, "no such method", "not_found"
         else:
             error = "bad_request" if code < 500 else "internal_error"
-        body = json.dumps({"error": error, "message": message or "",
-                           "request_id": rid}).encode()
+        body = json.dumps({"error": error, "message": message or "", "request_id": rid}).encode()
         try:
             self.send_response(code, message)
             self.send_header("X-Request-Id", rid)
@@ -264,7 +268,7 @@ class Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ plumbing
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 line = self.rfile.readline(65537)
                 size = int(line.split(b";", 1)[0].strip() or b"0", 16)
@@ -279,8 +283,13 @@ class Handler(BaseHTTPRequestHandler):
             raise ValueError("negative Content-Length")
         return self.rfile.read(length) if length else b""
 
-    def _send(self, status: int, body: bytes, ctype: str = "application/json; charset=utf-8",
-              extra: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        ctype: str = "application/json; charset=utf-8",
+        extra: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("X-Request-Id", self.rid)
         self.send_header("Content-Type", ctype)
@@ -292,15 +301,18 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         if self.api:
             cfg = self.server.state.config
-            self.server.state.stats.record(self.command, self.route, str(status),
-                                           cfg["rate_window"])
+            self.server.state.stats.record(
+                self.command, self.route, str(status), cfg["rate_window"]
+            )
 
     def _json(self, status: int, obj: Any, extra: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode(),
-                   extra=extra)
+        self._send(
+            status, json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode(), extra=extra
+        )
 
-    def _error(self, status: int, error: str, message: str,
-               extra: dict[str, str] | None = None) -> None:
+    def _error(
+        self, status: int, error: str, message: str, extra: dict[str, str] | None = None
+    ) -> None:
         self._json(status, {"error": error, "message": message, "request_id": self.rid}, extra)
 
     def _dispatch(self, method: str) -> None:
@@ -310,7 +322,7 @@ class Handler(BaseHTTPRequestHandler):
         prefix = self.server.state.config["path_prefix"].rstrip("/")
         if prefix and self.route.startswith(prefix + "/"):
             # Served behind a gateway path, as in api_url = https://host/prefix.
-            self.route = self.route[len(prefix):]
+            self.route = self.route[len(prefix) :]
         self.query = parse_qs(split.query)
         self.api = not self.route.startswith("/__sandbox/")
         try:
@@ -396,11 +408,16 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "5xx":
             code = (500, 502, 503)[int(v * 3)]
             if w < 0.5:
-                self._error(code, "internal_error" if code == 500 else "service_unavailable",
-                            "upstream failure")
+                self._error(
+                    code,
+                    "internal_error" if code == 500 else "service_unavailable",
+                    "upstream failure",
+                )
             else:
-                page = (f"<html><head><title>{code}</title></head><body><center><h1>{code}"
-                        f"</h1></center><hr><center>nginx</center></body></html>").encode()
+                page = (
+                    f"<html><head><title>{code}</title></head><body><center><h1>{code}"
+                    f"</h1></center><hr><center>nginx</center></body></html>"
+                ).encode()
                 self._send(code, page, "text/html")
             return
         reason = state.check_auth(self.headers.get("Authorization"))
@@ -417,19 +434,29 @@ class Handler(BaseHTTPRequestHandler):
             return
         if status == 200 and cfg["force_body"] == "object" and self.route in LIST_PATHS:
             body = b'{"data":' + body + b"}"
-        if status == 200 and self.route == "/v1/contacts" and cfg["force_body"] in (
-            "string_ids",
-            "bad_updated",
+        if (
+            status == 200
+            and self.route == "/v1/contacts"
+            and cfg["force_body"]
+            in (
+                "string_ids",
+                "bad_updated",
+            )
         ):
             body = _distort_contacts(body, cfg["force_body"])
         self._send(status, body)
 
     def _forced(self, code: int) -> None:
-        errors = {400: ("bad_data", "invalid request"), 401: ("unauthorized", "unauthorized"),
-                  403: ("forbidden", "access denied"), 404: ("not_found", "not found"),
-                  429: ("rate_limited", "too many requests")}
-        error, message = errors.get(code, ("internal_error" if code >= 500 else "forced",
-                                           f"forced status {code}"))
+        errors = {
+            400: ("bad_data", "invalid request"),
+            401: ("unauthorized", "unauthorized"),
+            403: ("forbidden", "access denied"),
+            404: ("not_found", "not found"),
+            429: ("rate_limited", "too many requests"),
+        }
+        error, message = errors.get(
+            code, ("internal_error" if code >= 500 else "forced", f"forced status {code}")
+        )
         self._error(code, error, message)
 
     def _route(self, method: str, raw: bytes) -> tuple[int, Any]:
@@ -455,8 +482,12 @@ class Handler(BaseHTTPRequestHandler):
             return 200, [dict(i) for i in state.data.inboxes]
         if method == "GET" and route == "/v1/team":
             d = state.data
-            return 200, {"id": d.team_id, "name": "Sandbox Team ✨", "list_size": len(d),
-                         "members": [dict(m) for m in d.members]}
+            return 200, {
+                "id": d.team_id,
+                "name": "Sandbox Team ✨",
+                "list_size": len(d),
+                "members": [dict(m) for m in d.members],
+            }
         raise ApiError(404, "not_found", f"no endpoint {method} {route}")
 
     def _paging(self, body: dict[str, Any], cap: int | None) -> tuple[int | None, int, int]:
@@ -568,4 +599,5 @@ class SandboxServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"

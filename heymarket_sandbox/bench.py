@@ -1,6 +1,6 @@
-"""Scale check: python -m tests.sandbox.bench [--contacts 1000000] [--pages 200] [--full]
+"""Scale check: python -m heymarket_sandbox.bench [--contacts 1000000] [--pages 200] [--full]
 
-Starts `python -m tests.sandbox` as a subprocess and reports startup time, RSS and the
+Starts `python -m heymarket_sandbox` as a subprocess and reports startup time, RSS and the
 time per 500-contact page (first read and cached re-read), as recorded in docs/sandbox.md.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .server import make_jwt
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def rss_mb(pid: int) -> float:
@@ -35,21 +35,37 @@ def main() -> int:
     args = ap.parse_args()
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.sandbox", "--port", "0",
-                             "--contacts", str(args.contacts)], cwd=REPO,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "heymarket_sandbox",
+            "--port",
+            "0",
+            "--contacts",
+            str(args.contacts),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     url = proc.stdout.readline().strip().split("=", 1)[1]
     startup = time.perf_counter() - t0
-    out: dict[str, object] = {"contacts": args.contacts, "startup_s": round(startup, 2),
-                              "rss_mb_start": round(rss_mb(proc.pid))}
+    out: dict[str, object] = {
+        "contacts": args.contacts,
+        "startup_s": round(startup, 2),
+        "rss_mb_start": round(rss_mb(proc.pid)),
+    }
 
     def page(date: str | None) -> tuple[float, list[dict[str, object]]]:
         body = {"limit": 500} if date is None else {"limit": 500, "date": date}
-        req = urllib.request.Request(url + "/v1/contacts", data=json.dumps(body).encode(),
-                                     method="POST", headers={
-                                         "Authorization": f"Bearer {make_jwt()}",
-                                         "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            url + "/v1/contacts",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Authorization": f"Bearer {make_jwt()}", "Content-Type": "application/json"},
+        )
         t = time.perf_counter()
         with opener.open(req) as resp:
             raw = resp.read()
@@ -71,20 +87,26 @@ def main() -> int:
         for d in dates[-61:-1]:  # the most recent pages are still in the JSON cache
             again.append(page(d)[0])
         q = statistics.quantiles
-        out.update({
-            "pages": len(first), "contacts_read": seen,
-            "page_ms_first_median": round(statistics.median(first), 1),
-            "page_ms_first_p95": round(q(first, n=20)[-1], 1),
-            "page_ms_cached_median": round(statistics.median(again), 1),
-            "rss_mb_after_paging": round(rss_mb(proc.pid)),
-        })
+        out.update(
+            {
+                "pages": len(first),
+                "contacts_read": seen,
+                "page_ms_first_median": round(statistics.median(first), 1),
+                "page_ms_first_p95": round(q(first, n=20)[-1], 1),
+                "page_ms_cached_median": round(statistics.median(again), 1),
+                "rss_mb_after_paging": round(rss_mb(proc.pid)),
+            }
+        )
         t = time.perf_counter()
         with opener.open(url + "/__sandbox/truth") as resp:
             resp.read()
         out["truth_s"] = round(time.perf_counter() - t, 2)
         out["rss_mb_after_truth"] = round(rss_mb(proc.pid))
-        hwm = [ln for ln in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
-               if ln.startswith("VmHWM:")]
+        hwm = [
+            ln
+            for ln in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+            if ln.startswith("VmHWM:")
+        ]
         out["rss_mb_high_water"] = round(int(hwm[0].split()[1]) / 1024) if hwm else None
     finally:
         proc.terminate()
