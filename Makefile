@@ -1,4 +1,4 @@
-# tap-heymarket developer commands. GNU make; needs only python3 (>= 3.10) to start.
+# tap-heymarket developer commands. GNU make; needs only python3 (>= 3.11) to start.
 #   make test   venv + lint (ruff, mypy) + the whole pytest suite (incl. the Meltano e2e test)
 #   make demo   venv + meltano install + sandbox -> meltano run -> DuckDB summary
 #   make clean  remove the venv, .meltano/, output/ and caches
@@ -12,20 +12,21 @@ MELTANO_VERSION := 4.4.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint test demo clean catalog settings-table
+.PHONY: help venv lint test unit demo clean catalog settings-table
 
 help:
 	@echo "make venv   create $(VENV) (editable tap + dev tools + meltano==$(MELTANO_VERSION))"
 	@echo "make lint   ruff check + ruff format --check + mypy"
 	@echo "make test   lint, then the whole pytest suite"
+	@echo "make unit   the fast tests only (no tap subprocesses, Meltano or warehouses)"
 	@echo "make demo   sync the local sandbox into DuckDB with Meltano and print a summary"
 	@echo "make clean  remove $(VENV), .meltano/, output/ and caches"
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: '$(PYTHON)' not found; install Python >= 3.10 or run 'make PYTHON=/path/to/python3.x'" >&2; exit 1; }
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || { echo "error: Python >= 3.10 required, '$(PYTHON)' is $$($(PYTHON) -V 2>&1); run 'make PYTHON=/path/to/python3.x'" >&2; exit 1; }
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: '$(PYTHON)' not found; install Python >= 3.11 or run 'make PYTHON=/path/to/python3.x'" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { echo "error: Python >= 3.11 required, '$(PYTHON)' is $$($(PYTHON) -V 2>&1); run 'make PYTHON=/path/to/python3.x'" >&2; exit 1; }
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet -e '.[dev]' 'meltano==$(MELTANO_VERSION)'
@@ -40,6 +41,10 @@ lint: venv
 
 test: venv lint
 	$(VPY) -m pytest -W error
+
+# The fast loop (under a minute): everything but the tests marked `slow`.
+unit: venv
+	$(VPY) -m pytest -W error -m "not slow" -q
 
 demo: venv
 	$(VPY) scripts/demo.py

@@ -7,9 +7,9 @@ UTC format with microseconds: `2024-05-01T12:34:56.789000+00:00`.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-UTC = timezone.utc
+UTC = UTC
 
 #: The step a cursor moves by to turn "before" into "at or before" (and back): one
 #: millisecond, the finest precision Heymarket's timestamps are seen with, and the finest

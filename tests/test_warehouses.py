@@ -334,7 +334,7 @@ def test_full_run_matches_truth(synced: Warehouse, sandbox: Sandbox) -> None:
     )
     got = {str(i): dt.datetime.fromisoformat(u) for i, u in rows}
     want = {
-        str(i): dt.datetime.fromisoformat(u).astimezone(dt.timezone.utc).replace(tzinfo=None)
+        str(i): dt.datetime.fromisoformat(u).astimezone(dt.UTC).replace(tzinfo=None)
         for i, u in truth["updated"].items()
     }
     wrong = {k: (got.get(k), v) for k, v in want.items() if got.get(k) != v}
