@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { echo "error: Python >= 3.11 required, '$(PYTHON)' is $$($(PYTHON) -V 2>&1); run 'make PYTHON=/path/to/python3.x'" >&2; exit 1; }
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet -e '.[dev]' 'meltano==$(MELTANO_VERSION)'
+	$(VPY) -m pip install --quiet -e . --group dev 'meltano==$(MELTANO_VERSION)'
 	@touch $@
 
 SOURCES := tap_heymarket heymarket_sandbox heymarket_dev tests scripts
@@ -56,7 +56,8 @@ settings-table: venv
 	$(VPY) scripts/settings_table.py
 
 clean:
-	rm -rf $(VENV) .meltano output .pytest_cache .ruff_cache .mypy_cache build *.egg-info
+	rm -rf $(VENV) .meltano .pytest_cache .ruff_cache .mypy_cache build *.egg-info
+	find output -mindepth 1 ! -name .gitkeep -exec rm -rf {} +  # output/ itself is tracked
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # make bench [BENCH_ARGS="--sizes 10000,100000 --with-1m --rate-limited --repeat 2"]

@@ -9,16 +9,46 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 MELTANO = ROOT / ".venv" / "bin" / "meltano"
 TAP_EXE = ROOT / ".meltano" / "extractors" / "tap-heymarket" / "venv" / "bin" / "tap-heymarket"
 DUCKDB_PYTHON = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
 DUCKDB_STATS = ROOT / "scripts" / "duckdb_stats.py"
-TABLES = ("contacts", "contact_fields", "tags")
+POSTGRES_CI = ROOT / "scripts" / "postgres_ci.sh"
+TABLES = (
+    "contacts",
+    "contact_fields",
+    "tags",
+    "inboxes",
+    "team_members",
+    "templates",
+    "surveys",
+    "contact_field_values",
+    "conversations",
+    "messages",
+)
+#: target-duckdb's `filepath` in meltano.yml (default environment): a user's real data. The
+#: file is not named like the schema (`heymarket`): DuckDB names the catalog after the file,
+#: and `heymarket.contacts` would then be ambiguous (catalog.table or schema.table).
+WAREHOUSE_DUCKDB = ROOT / "output" / "warehouse.duckdb"
+#: The same loader in the `sandbox` environment (`make demo`): sandbox rows never land in
+#: the file that holds real data.
+SANDBOX_DUCKDB = ROOT / "output" / "sandbox.duckdb"
+DUCKDB_SCHEMA = "heymarket"
+#: The counts of the three original streams in a sandbox truth without `streams`.
+_LEGACY_TRUTH_COUNTS = {
+    "contacts": "count",
+    "contact_fields": "contact_field_count",
+    "tags": "tag_count",
+}
 
 # Variables that would override meltano.yml for our plugins (env beats environment config).
 _PLUGIN_ENV_PREFIXES = (
@@ -112,7 +142,7 @@ def sandbox_state_id(loader: str = "target-duckdb", suffix: str | None = None) -
 
 
 def duckdb_stats(
-    database: Path, schema: str = "heymarket", since: str | None = None, revs: bool = False
+    database: Path, schema: str = DUCKDB_SCHEMA, since: str | None = None, revs: bool = False
 ) -> dict:
     """Row statistics of the DuckDB output (see scripts/duckdb_stats.py)."""
     cmd: Sequence[str] = [str(DUCKDB_PYTHON), str(DUCKDB_STATS), str(database), "--schema", schema]
@@ -131,3 +161,154 @@ def tail(path: Path, lines: int = 40) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
+
+
+# --------------------------------------------------------------------------- sandbox truth
+
+
+def truth_counts(truth: Mapping[str, Any]) -> dict[str, int]:
+    """Rows per stream that a full sync of the sandbox must load, from its truth.
+
+    `truth["streams"]` (`{name: {"count": n, "ids": {...}}}`) when the sandbox has it, else
+    the counts of contacts, contact_fields and tags.
+    """
+    streams = truth.get("streams")
+    if streams is None:
+        return {name: int(truth[key]) for name, key in _LEGACY_TRUTH_COUNTS.items()}
+    counts = {}
+    for name, entry in streams.items():
+        if isinstance(entry, Mapping) and "count" in entry:
+            counts[name] = int(entry["count"])
+        elif isinstance(entry, Mapping) and "ids" in entry:
+            counts[name] = len(entry["ids"])
+        else:
+            raise ValueError(f"truth['streams'][{name!r}] has no count: {str(entry)[:200]}")
+    return counts
+
+
+def selected_streams(root: Path = ROOT) -> set[str]:
+    """The streams `meltano run tap-heymarket ...` extracts: those of catalog/catalog.json
+    (kept equal to the tap's discovery) that a `select` pattern in meltano.yml names."""
+    import fnmatch
+
+    import yaml  # PyYAML comes with meltano, in .venv
+
+    project = yaml.safe_load((root / "meltano.yml").read_text())
+    (tap,) = [e for e in project["plugins"]["extractors"] if e["name"] == "tap-heymarket"]
+    patterns = [p.split(".", 1)[0] for p in tap.get("select", []) if not p.startswith("!")]
+    catalog = json.loads((root / "catalog" / "catalog.json").read_text())
+    offered = [s["tap_stream_id"] for s in catalog["streams"]]
+    return {s for s in offered if any(fnmatch.fnmatchcase(s, p) for p in patterns)}
+
+
+# --------------------------------------------------------------------------- Postgres NULs
+
+#: target-postgres's `stream_maps` expression for one JSON column (object or array): every
+#: U+0000, at any depth, in keys and values, becomes U+FFFD. The value goes through
+#: json.dumps, where a NUL is the escape `\u0000`; splitting on the escaped backslash `\\`
+#: first keeps a literal backslash followed by "u0000" as it is.
+NUL_SAFE_JSON_EXPR = (
+    r"json.loads('\\\\'.join([p.replace('\\u0000', '\\ufffd') "
+    r"for p in json.dumps(record.get('{prop}')).split('\\\\')]))"
+)
+
+
+def json_properties(schema: Mapping[str, Any]) -> list[str]:
+    """The properties of a stream schema that Postgres stores as JSONB (objects, arrays)."""
+    found = []
+    for name, prop in schema.get("properties", {}).items():
+        types: list[str] = []
+        for option in [prop, *prop.get("anyOf", []), *prop.get("oneOf", [])]:
+            kind = option.get("type", [])
+            types += [kind] if isinstance(kind, str) else list(kind)
+        if {"object", "array"} & set(types):
+            found.append(name)
+    return found
+
+
+def nul_safe_stream_maps(schemas: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """target-postgres `stream_maps` that replace U+0000 in every JSON column of `schemas`.
+
+    `sanitize_null_text_characters` covers the text columns, but in a JSON column only
+    strings at its top level (see docs/warehouses.md); these maps cover the rest.
+    """
+    maps = {}
+    for stream, schema in sorted(schemas.items()):
+        props = json_properties(schema)
+        if props:
+            maps[stream] = {p: NUL_SAFE_JSON_EXPR.replace("{prop}", p) for p in props}
+    return maps
+
+
+# --------------------------------------------------------------------------- Postgres server
+
+
+class PostgresUnavailableError(RuntimeError):
+    """Neither PGHOST nor the PostgreSQL binaries to start a throwaway server."""
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[dict[str, str]]:
+    """libpq variables (PGHOST, PGPORT, ...) of a Postgres that tests may create schemas in.
+
+    The configured server when PGHOST is set (`.ci/run` starts one), else a throwaway
+    server started with scripts/postgres_ci.sh and stopped on exit.
+    """
+    names = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+    if os.environ.get("PGHOST"):
+        yield {k: os.environ[k] for k in names if k in os.environ}
+        return
+    if not (shutil.which("initdb") or any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))):
+        raise PostgresUnavailableError(
+            "No Postgres for the warehouse tests: set PGHOST (and PGPORT, PGUSER, PGPASSWORD, "
+            "PGDATABASE) to a server these tests may create schemas in, or install the "
+            "PostgreSQL binaries (apt-get install -y postgresql) so the tests start their own "
+            "(`bash .ci/run` does both)."
+        )
+    # Not under pytest's tmp dir: as root the server runs as the `postgres` user, who cannot
+    # enter root's 0700 pytest-of-root directory. The script chowns this one.
+    workdir = Path(tempfile.mkdtemp(prefix="heymarket-test-pg-"))
+    proc = subprocess.run(
+        ["bash", str(POSTGRES_CI), "start", str(workdir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise PostgresUnavailableError(
+            f"starting a throwaway Postgres failed:\n{proc.stderr[-3000:]}"
+        )
+    try:
+        env = dict(re.findall(r"^export (PG[A-Z]+)=(.*)$", proc.stdout, re.MULTILINE))
+        yield env
+    finally:
+        subprocess.run(["bash", str(POSTGRES_CI), "stop", str(workdir)], check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- a fresh clone
+
+
+def copy_worktree(dest: Path, source: Path = ROOT) -> list[str]:
+    """Copy what a clone of the working tree would hold: the files git tracks plus the
+    untracked ones it does not ignore, as they are now (uncommitted changes included).
+
+    No .git, .venv, .meltano, output data or state: what a new user starts from.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=source,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    copied = []
+    for rel in sorted(set(filter(None, listed.split("\0")))):
+        src = source / rel
+        if not src.exists() and not src.is_symlink():
+            continue  # deleted in the working tree, not yet in a commit
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target, follow_symlinks=False)
+        copied.append(rel)
+    return copied

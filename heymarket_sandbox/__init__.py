@@ -157,8 +157,18 @@ class Sandbox:
             e.close()
             raise ValueError(f"sandbox {path}: {e.code} {detail}") from None
 
-    def truth(self, updated: bool = False) -> dict[str, Any]:
-        return self._control("GET", "/__sandbox/truth" + ("?updated=1" if updated else ""))
+    def truth(
+        self, updated: bool = False, *, custom: bool = False, status: bool = False
+    ) -> dict[str, Any]:
+        """GET /__sandbox/truth; `custom` / `status` add every contact's custom map /
+        status answer (slow on large data sets: see docs/sandbox.md)."""
+        flags = [
+            name
+            for name, on in (("updated", updated), ("custom", custom), ("status", status))
+            if on
+        ]
+        query = "&".join(f"{name}=1" for name in flags)
+        return self._control("GET", "/__sandbox/truth" + (f"?{query}" if query else ""))
 
     def stats(self) -> dict[str, Any]:
         return self._control("GET", "/__sandbox/stats")
@@ -166,13 +176,57 @@ class Sandbox:
     def reset_stats(self) -> None:
         self._control("POST", "/__sandbox/reset_stats", {})
 
-    def mutate(self, n: int | None = None, new: int | None = None) -> dict[str, list[int]]:
-        body: dict[str, int] = {}
-        if n is not None:
-            body["n"] = n
-        if new is not None:
-            body["new"] = new
+    def mutate(
+        self,
+        n: int | None = None,
+        new: int | None = None,
+        templates: int | None = None,
+        *,
+        messages: int | None = None,
+        new_messages: int | None = None,
+        message_ids: list[int] | None = None,
+        fields: int | None = None,
+        conversations: int | None = None,
+        new_conversations: int | None = None,
+    ) -> dict[str, list[int]]:
+        """Edit n contacts, create `new` ones, edit `templates` templates (None: the
+        mutate_count / create_count / mutate_templates switches); change the status of
+        `messages` random messages and of `message_ids`, send `new_messages` (None: the
+        mutate_messages / create_messages switches).
+
+        `fields`: rename that many contact fields (`<title> (renamed <n>)`).
+        `conversations` / `new_conversations`: reopen, close or touch that many
+        conversations / open that many new ones (None: the mutate_conversations /
+        create_conversations switches); then "conversation_ids" and
+        "created_conversation_ids" are in the answer.
+
+        Returns {"updated_ids", "created_ids", "template_ids"}, plus "message_ids" and
+        "created_message_ids" when messages changed, "field_ids" when fields were renamed."""
+        pairs = (
+            ("n", n),
+            ("new", new),
+            ("templates", templates),
+            ("messages", messages),
+            ("new_messages", new_messages),
+            ("message_ids", message_ids),
+            ("fields", fields),
+            ("conversations", conversations),
+            ("new_conversations", new_conversations),
+        )
+        body = {k: v for k, v in pairs if v is not None}
         return self._control("POST", "/__sandbox/mutate", body)
+
+    def delete(
+        self, stream: str, n: int | None = None, *, ids: list[int] | None = None
+    ) -> list[int]:
+        """Hard-delete `n` random records of `stream` ("contacts", "tags" or "templates"), or
+        those of `ids`; return the ids deleted (`POST /__sandbox/delete`)."""
+        body: dict[str, Any] = {"stream": stream}
+        if ids is not None:
+            body["ids"] = ids
+        else:
+            body["n"] = n
+        return list(self._control("POST", "/__sandbox/delete", body)["deleted_ids"])
 
     def configure(self, **switches: Any) -> dict[str, Any]:
         out = self._control("POST", "/__sandbox/config", switches)

@@ -32,12 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
 
         conv.__name__ = sw.name
         default = "off" if sw.default is None else sw.default
+        # a bare `--empty-inbox` means true; `--empty-inbox 0` / `false` work too
+        bare: dict[str, Any] = {"nargs": "?", "const": True} if sw.kind == "bool" else {}
         p.add_argument(
             sw.flag,
             dest=sw.name,
             type=conv,
             default=sw.default,
             help=f"{sw.help} (default: {default!r})",
+            **bare,
         )
     return p
 

@@ -13,7 +13,7 @@ API_KEY = "sandbox-api-key"
 @dataclass(frozen=True)
 class Switch:
     name: str
-    kind: str  # int | float | choice | str | retry_after
+    kind: str  # int | float | bool | choice | str | retry_after
     default: Any
     help: str
     choices: tuple[str, ...] = ()
@@ -34,7 +34,7 @@ SWITCHES: dict[str, Switch] = {
             "cursor",
             "choice",
             "strict",
-            "meaning of `date`: strict = updated < date, inclusive = updated <= date",
+            "`date`: strict = updated < date, inclusive = updated <= date (messages: also > / >=)",
             choices=("strict", "inclusive"),
         ),
         Switch(
@@ -64,6 +64,123 @@ SWITCHES: dict[str, Switch] = {
             "ignore",
             "body `page`: ignore, zero (offset page*limit) or one (offset (page-1)*limit)",
             choices=("ignore", "zero", "one"),
+        ),
+        Switch("inboxes", "int", 4, "number of inboxes (GET /v1/inboxes)", minimum=0),
+        Switch(
+            "empty_inbox",
+            "bool",
+            False,
+            "add one more inbox that has no members",
+        ),
+        Switch("members", "int", 8, "team members (GET /v1/team)", minimum=1, maximum=500),
+        Switch("templates", "int", 75, "number of templates (POST /v1/templates)", minimum=0),
+        Switch(
+            "template_tie",
+            "int",
+            0,
+            "one tie group of this many templates (0 = none; above 30 it is larger than a page)",
+            minimum=0,
+        ),
+        Switch(
+            "archived_templates",
+            "choice",
+            "listed",
+            "whether POST /v1/templates lists archived templates: listed or hidden",
+            choices=("listed", "hidden"),
+        ),
+        Switch("surveys", "int", 23, "number of surveys (POST /v1/surveys)", minimum=0),
+        Switch(
+            "survey_page0",
+            "choice",
+            "first",
+            "POST /v1/surveys with page 0 or no page: first (= page 1) or error (400 bad_data)",
+            choices=("first", "error"),
+        ),
+        Switch(
+            "status_missing",
+            "float",
+            0.0,
+            "fraction of contacts whose POST /v1/contact/status answers 404 (as if deleted)",
+            minimum=0,
+            maximum=1,
+        ),
+        Switch("messages", "int", 0, "messages in POST /v1/messages/all", minimum=0),
+        Switch(
+            "messages_cursor_field",
+            "choice",
+            "created_at",
+            "body field read as the messages cursor: created_at or date (the other is ignored)",
+            choices=("created_at", "date"),
+        ),
+        Switch(
+            "messages_cursor",
+            "choice",
+            "before",
+            "messages cursor: before (an upper bound) or after (a lower bound; newest first)",
+            choices=("before", "after"),
+        ),
+        Switch(
+            "messages_order",
+            "choice",
+            "honoured",
+            "messages `order: updated_at`: honoured (sorted by updated) or ignored (by date)",
+            choices=("honoured", "ignored"),
+        ),
+        Switch(
+            "messages_order_cursor",
+            "choice",
+            "created",
+            "with `order: updated_at`, the cursor filters on the ordered field or the created date",
+            choices=("ordered", "created"),
+        ),
+        Switch(
+            "messages_ascending",
+            "choice",
+            "honoured",
+            "messages `ascending: true`: honoured or ignored",
+            choices=("honoured", "ignored"),
+        ),
+        Switch(
+            "conversations",
+            "int",
+            0,
+            "conversations in POST /v1/conversations, spread over every inbox",
+            minimum=0,
+        ),
+        Switch(
+            "conversations_id0",
+            "choice",
+            "accept",
+            "POST /v1/conversations with `id: 0`: accept (no membership check) or reject (403)",
+            choices=("accept", "reject"),
+        ),
+        Switch(
+            "conversations_readers",
+            "choice",
+            "all",
+            "inbox members POST /v1/conversations accepts as `id`: all, or the last listed",
+            choices=("all", "last"),
+        ),
+        Switch(
+            "conversations_closed_default",
+            "choice",
+            "all",
+            "POST /v1/conversations without filters.closed: all (open and closed) or open",
+            choices=("all", "open"),
+        ),
+        Switch(
+            "conversations_closed_filter",
+            "choice",
+            "honoured",
+            "filters.closed of POST /v1/conversations: honoured or ignored",
+            choices=("honoured", "ignored"),
+        ),
+        Switch(
+            "conversation_types",
+            "choice",
+            "mixed",
+            "conversation inbox/assigned: int ids (read 0/1), objects (read a boolean), or mixed",
+            choices=("int", "object", "mixed"),
         ),
         Switch(
             "rate_limit", "int", 0, "requests per rate_window (token bucket, 0 = off)", minimum=0
@@ -127,6 +244,41 @@ SWITCHES: dict[str, Switch] = {
         ),
         Switch("mutate_count", "int", 5, "contacts changed by each mutation", minimum=0),
         Switch("create_count", "int", 1, "contacts created by each mutation", minimum=0),
+        Switch(
+            "mutate_templates",
+            "int",
+            0,
+            "templates changed by each mutation (mutate_every, POST /__sandbox/mutate)",
+            minimum=0,
+        ),
+        Switch(
+            "mutate_messages",
+            "int",
+            0,
+            "message status changes by each mutation (messages' mutate_every, /__sandbox/mutate)",
+            minimum=0,
+        ),
+        Switch(
+            "create_messages",
+            "int",
+            0,
+            "messages created by each mutation (messages' mutate_every, /__sandbox/mutate)",
+            minimum=0,
+        ),
+        Switch(
+            "mutate_conversations",
+            "int",
+            0,
+            "conversations reopened, closed or touched by each mutation (their own mutate_every)",
+            minimum=0,
+        ),
+        Switch(
+            "create_conversations",
+            "int",
+            0,
+            "conversations created by each mutation (their own mutate_every, /__sandbox/mutate)",
+            minimum=0,
+        ),
         Switch("jwt_ttl", "float", 300.0, "JWT lifetime in seconds after iat", minimum=0),
         Switch(
             "clock_offset",
@@ -141,8 +293,26 @@ SWITCHES: dict[str, Switch] = {
     )
 }
 
-# Changing one of these rebuilds the data set (mutations are lost).
+# Changing one of these rebuilds the contacts data set (mutations are lost).
 REBUILD = frozenset({"contacts", "seed", "precision"})
+
+# Every resource and the switches its data is built from; changing one rebuilds it (and
+# loses its mutations).  seed and precision rebuild everything.
+RESOURCE_SWITCHES: dict[str, frozenset[str]] = {
+    "contacts": REBUILD,
+    "team": frozenset({"seed", "precision", "members"}),
+    "inboxes": frozenset({"seed", "precision", "members", "inboxes", "empty_inbox"}),
+    "templates": frozenset({"seed", "precision", "members", "templates", "template_tie"}),
+    "surveys": frozenset({"seed", "precision", "surveys"}),
+    "messages": frozenset({"seed", "precision", "messages"}),
+    # Built last: from the team and the inboxes.
+    "conversations": frozenset(
+        {"seed", "precision", "members", "inboxes", "empty_inbox", "conversations"}
+    ),
+}
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
 
 
 def defaults() -> dict[str, Any]:
@@ -165,6 +335,14 @@ def coerce(name: str, value: Any) -> Any:
         if out < 0:
             raise ValueError(f"{name} must be >= 0")
         return int(out) if out == int(out) else out
+    if sw.kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ValueError(f"{name} must be a boolean (true/false or 1/0)")
     if sw.kind == "choice":
         if value is None or (
             isinstance(value, str) and value.lower() in ("off", "none") and "" in sw.choices

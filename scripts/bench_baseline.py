@@ -1,12 +1,16 @@
 """The benchmark's baseline: the least a client can do to page through POST /v1/contacts.
 
     .venv/bin/python scripts/bench_baseline.py --url URL --out contacts.jsonl [--page-size 500]
+        [--path /v1/messages/all --cursor created_at --cursor-from date]
 
 Plain `requests` (one keep-alive session) + the standard `json` module. Each request carries
 a freshly minted JWT, as the tap's does (HS256 {"iss": id, "iat": now}, key "<id>||<key>").
 The body is `{"limit": page}` and then `{"limit": page, "date": <updated of the last contact
 of the previous page>}`; the first empty page ends the walk. Every contact is written to
 `--out` as one JSON line.
+
+With `--path /v1/messages/all --cursor created_at --cursor-from date` it pages messages the
+same way (the docs' reading: `created_at` = created before, newest first).
 
 It stands for what this machine can do at all, not for a correct client: a tie group of
 contacts sharing one `updated` that straddles a page boundary loses its members beyond the
@@ -48,11 +52,14 @@ def main() -> int:
     ap.add_argument("--url", required=True, help="API base URL, e.g. the sandbox's")
     ap.add_argument("--out", required=True, help="JSON-lines output file")
     ap.add_argument("--page-size", type=int, default=500)
+    ap.add_argument("--path", default="/v1/contacts", help="the list endpoint")
+    ap.add_argument("--cursor", default="date", help="the body field of the cursor")
+    ap.add_argument("--cursor-from", default="updated", help="the record field it is read from")
     ap.add_argument("--secret-id", default=SECRET_ID)
     ap.add_argument("--secret-key", default=SECRET_KEY)
     args = ap.parse_args()
 
-    url = args.url.rstrip("/") + "/v1/contacts"
+    url = args.url.rstrip("/") + args.path
     session = requests.Session()
     body: dict = {"limit": args.page_size}
     records = requests_made = 0
@@ -73,7 +80,7 @@ def main() -> int:
                 out.write(json.dumps(contact))
                 out.write("\n")
             records += len(page)
-            body = {"limit": args.page_size, "date": page[-1]["updated"]}
+            body = {"limit": args.page_size, args.cursor: page[-1][args.cursor_from]}
     elapsed = time.perf_counter() - t0
     print(json.dumps({"records": records, "requests": requests_made, "loop_s": round(elapsed, 3)}))
     return 0

@@ -3,9 +3,11 @@
 1. `meltano install` (tap-heymarket, target-duckdb, target-jsonl into .meltano/).
 2. Start the sandbox API server (heymarket_sandbox) on a free port: 5000 contacts, seed 1. The seed
    is fixed, so every demo run serves the same data.
-3. `meltano --environment=sandbox run tap-heymarket target-duckdb` with a fixed state id. The
-   first run is a full sync; later runs resume from the bookmark Meltano saved in .meltano/ and
-   upsert on the primary key, so they add no duplicate rows.
+3. `meltano --environment=sandbox run tap-heymarket target-duckdb` with a fixed state id, into
+   output/sandbox.duckdb (the sandbox environment's file: sandbox rows never land in
+   output/warehouse.duckdb, where `meltano run` puts real data). The first run is a full sync;
+   later runs resume from the bookmark Meltano saved in .meltano/ and upsert on the primary
+   key, so they add no duplicate rows.
 4. Print, per table, the DuckDB row count beside the sandbox's truth, distinct ids and OK or
    MISMATCH. The sandbox is always stopped, even on failure. Exit status 1 on any mismatch.
 
@@ -26,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from heymarket_dev.meltano import (  # noqa: E402
+    DUCKDB_SCHEMA,
     MELTANO,
+    SANDBOX_DUCKDB,
     TABLES,
     clean_env,
     duckdb_stats,
@@ -35,15 +39,13 @@ from heymarket_dev.meltano import (  # noqa: E402
     meltano_run,
     sandbox_state_id,
     tail,
+    truth_counts,
 )
 from heymarket_sandbox import Sandbox  # noqa: E402
 
-DUCKDB_FILE = ROOT / "output" / "heymarket.duckdb"  # target-duckdb `filepath` in meltano.yml
-TRUTH_COUNT_KEY = {
-    "contacts": "count",
-    "contact_fields": "contact_field_count",
-    "tags": "tag_count",
-}
+DEMO_MESSAGES = 2_000
+DEMO_CONVERSATIONS = 300
+DUCKDB_FILE = SANDBOX_DUCKDB  # target-duckdb `filepath` in meltano.yml's sandbox environment
 
 
 def rel(path: Path) -> str:
@@ -117,7 +119,15 @@ def main() -> int:
         kind = "full (no saved state)"
 
     print(f"starting sandbox ({args.contacts} contacts, seed {args.seed}) ...", flush=True)
-    sandbox = Sandbox(process=True, log=sandbox_log, contacts=args.contacts, seed=args.seed)
+    sandbox = Sandbox(
+        process=True,
+        log=sandbox_log,
+        contacts=args.contacts,
+        seed=args.seed,
+        # Off in the sandbox by default; the demo shows every stream meltano.yml selects.
+        messages=DEMO_MESSAGES,
+        conversations=DEMO_CONVERSATIONS,
+    )
     with sandbox as sb:
         print(f"sandbox at {sb.url}; running meltano (log: {rel(log)}) ...", flush=True)
         run_env = clean_env({"HEYMARKET_SANDBOX_URL": sb.url})
@@ -131,7 +141,7 @@ def main() -> int:
             full_refresh=full_refresh,
         )
         elapsed = time.monotonic() - t0
-        truth = sb.truth()
+        truth = sb.truth(custom=True)
     # The sandbox is stopped here, whatever happened inside the block.
 
     if proc.returncode != 0:
@@ -147,23 +157,35 @@ def main() -> int:
     print()
     print(f"== tap-heymarket -> target-duckdb: sandbox, {args.contacts} contacts, seed {args.seed}")
     print(f"sync       : {kind}, state id {state_id!r}")
-    print(f"meltano run: {elapsed:.1f}s   duckdb: {rel(DUCKDB_FILE)} (schema heymarket)")
+    print(f"meltano run: {elapsed:.1f}s   duckdb: {rel(DUCKDB_FILE)} (schema {DUCKDB_SCHEMA})")
     header = ("table", "rows before", "rows now", "truth", "distinct ids", "written", "status")
-    print(f"{header[0]:<15}" + "".join(f"{h:>13}" for h in header[1:-1]) + f"  {header[-1]}")
+    print(f"{header[0]:<22}" + "".join(f"{h:>13}" for h in header[1:-1]) + f"  {header[-1]}")
     all_ok = True
-    for table in TABLES:
-        t = after[table]
-        want = int(truth[TRUTH_COUNT_KEY[table]])
-        ok = t["exists"] and t["rows"] == want == t["distinct_ids"] and t["null_ids"] == 0
+    want_rows = truth_counts(truth)
+    # contact_field_values: rows holding a value (a cleared one stays as a null row; DuckDB
+    # loads "" as NULL too), against the truth's non-empty custom values.
+    want_rows["contact_field_values"] = sum(
+        1 for custom in truth["custom"].values() for value in custom.values() if value != ""
+    )
+    # Every stream meltano.yml selects; any other table the run loaded, beside its truth.
+    for table in [*TABLES, *sorted(set(after) - set(TABLES))]:
+        t = after.get(table, {"exists": False, "rows": 0, "distinct_ids": 0, "null_ids": 0})
+        if table not in want_rows:
+            print(f"{table:<22}{'(not in the sandbox truth)':>40}  MISMATCH")
+            all_ok = False
+            continue
+        want = want_rows[table]
+        rows = t.get("value_rows", t["rows"])
+        ok = t["exists"] and rows == want and t["distinct_ids"] == t["rows"] and t["null_ids"] == 0
         all_ok &= ok
         row = (
-            before.get(table, {}).get("rows", 0),
-            t["rows"],
+            before.get(table, {}).get("value_rows", before.get(table, {}).get("rows", 0)),
+            rows,
             want,
             t["distinct_ids"],
             t.get("written_since", "-"),
         )
-        print(f"{table:<15}" + "".join(f"{v:>13}" for v in row) + f"  {status(ok)}")
+        print(f"{table:<22}" + "".join(f"{v:>13}" for v in row) + f"  {status(ok)}")
 
     revs = stats.get("contact_revs", {})
     truth_revs = {str(k): v for k, v in truth["contacts"].items()}

@@ -4,10 +4,11 @@ Runs under the *loader's* interpreter (.meltano/loaders/target-duckdb/venv/bin/p
 the only venv that has the pinned duckdb module, e.g.:
 
     .meltano/loaders/target-duckdb/venv/bin/python scripts/duckdb_stats.py \
-        output/heymarket.duckdb --schema heymarket --since 2026-01-01T00:00:00 --revs
+        output/sandbox.duckdb --schema heymarket --since 2026-01-01T00:00:00 --revs
 
 Output: {"tables": {"<table>": {"exists", "rows", "distinct_ids", "null_ids",
-"written_since"}}, "contact_revs": {"<id>": rev}}. Standard library + duckdb only.
+"written_since"}}, "contact_revs": {"<id>": rev}}, for contacts, contact_fields, tags and
+every other table in the schema. Standard library + duckdb only.
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ TABLES = ("contacts", "contact_fields", "tags")
 
 
 def qualified_name(con, schema: str, table: str) -> str:
-    # target-duckdb names the catalog after the file and the schema is usually the same name
-    # ("heymarket"."heymarket"), so a two-part name would be ambiguous: qualify fully.
+    # target-duckdb names the catalog after the file. The project's files (warehouse.duckdb,
+    # sandbox.duckdb) are not named like the schema, but any other file may be (a file
+    # heymarket.duckdb makes `heymarket.contacts` ambiguous): qualify fully.
     (catalog,) = con.execute("SELECT current_database()").fetchone()
     return f'"{catalog}"."{schema}"."{table}"'
+
+
+#: Tables whose primary key is not `id`: the expression of their key.
+KEYS = {"contact_field_values": "CAST(contact_id AS VARCHAR) || '/' || field_id"}
 
 
 def table_stats(con, schema: str, table: str, since: str | None) -> dict:
@@ -40,8 +46,9 @@ def table_stats(con, schema: str, table: str, since: str | None) -> dict:
     if not cols:
         return {"exists": False, "rows": 0, "distinct_ids": 0, "null_ids": 0}
     qualified = qualified_name(con, schema, table)
+    key = KEYS.get(table, "id")
     rows, distinct_ids, null_ids = con.execute(
-        f"SELECT count(*), count(DISTINCT id), count(*) - count(id) FROM {qualified}"
+        f"SELECT count(*), count(DISTINCT {key}), count(*) - count({key}) FROM {qualified}"
     ).fetchone()
     stats = {
         "exists": True,
@@ -49,6 +56,11 @@ def table_stats(con, schema: str, table: str, since: str | None) -> dict:
         "distinct_ids": distinct_ids,
         "null_ids": null_ids,
     }
+    if "value" in cols:
+        # contact_field_values: a cleared value stays as a row with a null value.
+        (stats["value_rows"],) = con.execute(
+            f"SELECT count(*) FROM {qualified} WHERE value IS NOT NULL"
+        ).fetchone()
     if since and "_sdc_batched_at" in cols:
         (written,) = con.execute(
             f"SELECT count(*) FROM {qualified} WHERE _sdc_batched_at >= CAST(? AS TIMESTAMP)",
@@ -70,7 +82,17 @@ def main(argv: list[str] | None = None) -> int:
 
     con = duckdb.connect(args.database, read_only=True)
     try:
-        out: dict = {"tables": {t: table_stats(con, args.schema, t, args.since) for t in TABLES}}
+        present = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_catalog = current_database() AND table_schema = ? "
+                "ORDER BY table_name",
+                [args.schema],
+            ).fetchall()
+        ]
+        tables = [*TABLES, *(t for t in present if t not in TABLES)]
+        out: dict = {"tables": {t: table_stats(con, args.schema, t, args.since) for t in tables}}
         if args.revs and out["tables"]["contacts"]["exists"]:
             out["contact_revs"] = {
                 str(i): r

@@ -3,7 +3,7 @@
 Runs under the *loader's* interpreter, the only venv with the database driver:
 
     .meltano/loaders/target-duckdb/venv/bin/python scripts/wh_query.py \
-        duckdb output/heymarket.duckdb
+        duckdb output/warehouse.duckdb
     .meltano/loaders/target-postgres/venv/bin/python scripts/wh_query.py postgres
 
 Postgres connection parameters come from libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD and

@@ -9,18 +9,13 @@ import typing as t
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from urllib.parse import urlparse
 
 import msgspec
 import requests
-import singer_sdk.singerlib as singer
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.helpers._typing import conform_record_data_types
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.streams import RESTStream
 
-from tap_heymarket import timestamps
+from tap_heymarket import __version__, timestamps
 from tap_heymarket.auth import authenticator_from_config
 from tap_heymarket.errors import (
     HeymarketFatalError,
@@ -32,11 +27,13 @@ from tap_heymarket.errors import (
 )
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.pagination import Page, PageRequest
-from tap_heymarket.records import RecordPreparation
+from tap_heymarket.records import FastRecordMessages
 
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
     from singer_sdk.helpers.types import Context
+
+    from tap_heymarket.tap import TapHeymarket
 
 #: Network failures that a retry can fix. (`requests` wraps resets and refused
 #: connections in ConnectionError; truncated chunked bodies in ChunkedEncodingError.)
@@ -52,7 +49,41 @@ _RETRIABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
 #: Never wait longer than this for one Retry-After, whatever the server says.
 MAX_RETRY_AFTER_SECONDS = 300.0
 
+#: Sent with every request, so Heymarket's logs can tell the tap and its version apart.
+USER_AGENT = f"tap-heymarket/{__version__}"
+
 _decoder = msgspec.json.Decoder()
+
+#: What `HeymarketStream.decode_json` may be asked to expect.
+_JSONT = t.TypeVar("_JSONT", list, dict)
+
+
+def describe_answer(response: requests.Response) -> str:
+    """`POST /v1/contacts (X-Request-Id: ...)`: how error messages name an answer."""
+    return f"{describe_request(response.request)} (X-Request-Id: {request_id(response)})"
+
+
+def with_cursor_values(page: Page, response: requests.Response) -> Page:
+    """`page` with every record's `updated` parsed, for streams walked by that cursor.
+
+    The walk depends on every `updated`, so one that is missing or not an RFC 3339
+    date-time makes the answer malformed (retried, then fatal): such a record can be
+    neither skipped (silent loss) nor emitted. Each value is normalised in place.
+    """
+    updated: list[datetime] = []
+    for record in page.records:
+        try:
+            value = timestamps.parse(record["updated"])
+        except (KeyError, TypeError, ValueError):
+            msg = (
+                f"{describe_answer(response)} returned record {record['id']} with updated="
+                f"{record.get('updated')!r}, which is not an RFC 3339 date-time; the "
+                "cursor cannot move past it"
+            )
+            raise MalformedResponseError(msg, response) from None
+        record["updated"] = timestamps.normalize(value)
+        updated.append(value)
+    return Page(records=page.records, updated=updated)
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
@@ -72,14 +103,27 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
-class HeymarketStream(RESTStream[PageRequest]):
+class HeymarketStream(FastRecordMessages, RESTStream[PageRequest]):
     """Base class for Heymarket streams: every list endpoint is a JSON POST."""
 
     http_method = "POST"
-    #: Whether records carry the `id`/`updated` pair the cursor walk depends on.
-    cursor_fields = True
-    #: Date-time fields normalised to the tap's one UTC format.
+    #: Date-time fields normalised to the tap's one UTC format (null when unparsable).
     datetime_fields: tuple[str, ...] = ("created", "updated")
+
+    def __init__(self, tap: TapHeymarket, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(tap, *args, **kwargs)
+        #: The tap-wide pacer: all streams share the one rate limit.
+        self.pacer: RequestPacer = tap.pacer
+        #: The last answer `validate_response` decoded, for `parse_response` to reuse.
+        self._decoded: tuple[requests.Response, Page] | None = None
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Never the SDK's ACTIVATE_VERSION: it comes at the START of a full-table stream,
+        so a target would mark rows deleted before the records that prove them alive
+        arrive, and a failed run would leave them marked. `detect_deletes` sends its own,
+        once a walk is proven complete (deletes.py)."""
+        return False
 
     @property
     def url_base(self) -> str:
@@ -94,37 +138,24 @@ class HeymarketStream(RESTStream[PageRequest]):
     @property
     def http_headers(self) -> dict:
         """Ask for JSON; the user agent names the tap for Heymarket's logs."""
-        return {"Accept": "application/json", "User-Agent": "tap-heymarket/0.1"}
+        return {"Accept": "application/json", "User-Agent": USER_AGENT}
 
     @property
     def timeout(self) -> int:
         """Seconds to wait for one answer (`request_timeout`)."""
         return int(self.config.get("request_timeout", 60))
 
-    @property
-    def pacer(self) -> RequestPacer:
-        """The tap-wide pacer: all streams share the one rate limit."""
-        return t.cast("RequestPacer", self._tap.pacer)  # type: ignore[attr-defined]
-
     # -- requests and retries ---------------------------------------------------
 
-    def _request(
-        self,
-        prepared_request: requests.PreparedRequest,
-        context: Context | None,
-    ) -> requests.Response:
-        self.pacer.wait()
-        response = super()._request(prepared_request, context)
-        self.pacer.succeeded()
-        return response
-
     def request_decorator(self, func: t.Callable) -> t.Callable:
-        """Retry 429s (honouring Retry-After) and transient failures, with limits.
+        """Pace every attempt; retry 429s (honouring Retry-After) and transient failures.
 
         The SDK's default gives up after 5 quick tries. Heymarket answers 429 whenever a
         team exceeds 500 requests a minute, which may be another client's doing, so
         429s are retried for up to `max_rate_limit_wait` seconds; 5xx, timeouts, resets
-        and malformed bodies get `max_retries` retries with exponential backoff.
+        and malformed bodies get `max_retries` retries with exponential backoff. Every
+        attempt, retries included, first waits for the tap-wide pacer, which is told
+        about each answer: a 429 slows it down, any other answer lets it recover.
         """
         max_retries = int(self.config.get("max_retries", 8))
         rate_limit_budget = float(self.config.get("max_rate_limit_wait", 900))
@@ -136,8 +167,12 @@ class HeymarketStream(RESTStream[PageRequest]):
             throttled = 0
             waited_for_limit = 0.0
             while True:
+                self.pacer.wait()
                 try:
-                    return func(prepared_request, context)
+                    response = func(prepared_request, context)
+                except HeymarketFatalError:
+                    self.pacer.succeeded()  # a 4xx: an answer, and not a 429
+                    raise
                 except _RETRIABLE_EXCEPTIONS as exc:
                     response = getattr(exc, "response", None)
                     if response is not None and response.status_code == 429:
@@ -153,6 +188,8 @@ class HeymarketStream(RESTStream[PageRequest]):
                             raise self._gave_up(prepared_request, exc, throttled) from None
                         waited_for_limit += wait
                     else:
+                        if response is not None:
+                            self.pacer.succeeded()
                         failures += 1
                         if failures > max_retries:
                             raise self._gave_up(prepared_request, exc, failures) from None
@@ -164,8 +201,34 @@ class HeymarketStream(RESTStream[PageRequest]):
                         wait,
                     )
                     time.sleep(wait)
+                else:
+                    self.pacer.succeeded()
+                    return response
 
         return with_retries
+
+    def side_request(self, path: str, body: dict) -> requests.Response:
+        """`POST <path>` outside the stream's pages (e.g. a count endpoint).
+
+        Paced, authenticated, status-checked and retried like every request, but its
+        answer is not decoded as a page of records: the caller reads it.
+        """
+        prepared = self.build_prepared_request(
+            method="POST", url=self.url_base + path, json=body, headers=self.http_headers
+        )
+        response: requests.Response = self.request_decorator(self._send_side)(prepared, None)
+        return response
+
+    def _send_side(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        response = self.requests_session.send(
+            self.authenticator(prepared_request),
+            timeout=self.timeout,
+            allow_redirects=self.allow_redirects,
+        )
+        self.check_status(response)
+        return response
 
     @staticmethod
     def _failure_summary(exc: BaseException) -> str:
@@ -190,58 +253,73 @@ class HeymarketStream(RESTStream[PageRequest]):
 
     # -- answers ----------------------------------------------------------------
 
-    def validate_response(self, response: requests.Response) -> None:
-        """Classify the status, then decode and check the body (inside the retries).
-
-        Decoding here, once, means a truncated or wrong-shape body is retried like a
-        5xx instead of failing later, and `parse_response` reuses the decoded page.
-        """
+    def check_status(self, response: requests.Response) -> None:
+        """Raise for a 429 or 5xx (retriable) and for any other 4xx (fatal)."""
         status = response.status_code
         if status == 429 or status >= 500:
             raise HeymarketRetriableError(status_message(response), response)
         if status >= 400:
             raise HeymarketFatalError(status_message(response))
-        # Only this stream's own endpoint (not the count endpoint); `api_url` may carry
-        # a path prefix, so compare the end of the path.
-        if response.request is not None and urlparse(response.url).path.endswith(str(self.path)):
-            self._decoded = (response, self.decode(response))
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Classify the status, then decode and check the page (inside the retries).
+
+        Decoding here, once, means a truncated or wrong-shape body is retried like a
+        5xx instead of failing later, and `parse_response` reuses the decoded page.
+        """
+        self.check_status(response)
+        self._decoded = (response, self.decode(response))
 
     def response_error_message(self, response: requests.Response) -> str:
         """Never the SDK's default, which includes the whole body and header names."""
         return status_message(response)
 
     def decode(self, response: requests.Response) -> Page:
-        """Decode and check one answer; raise MalformedResponseError when it is off."""
-        where = f"{describe_request(response.request)} (X-Request-Id: {request_id(response)})"
+        """Decode and check one answer; raise MalformedResponseError when it is off.
+
+        Subclasses whose endpoint answers another shape override this (and may call
+        `decode_json` and `checked_page`); cursor streams add their cursor check.
+        """
+        return self.checked_page(self.decode_json(response, expect=list), response)
+
+    def decode_json(self, response: requests.Response, *, expect: type[_JSONT]) -> _JSONT:
+        """The JSON body, which must be a `list` or a `dict` as the endpoint documents."""
         try:
             body = _decoder.decode(response.content)
         except msgspec.DecodeError:
             # Never quote the body: it may hold contact data.
             kind = response.headers.get("Content-Type") or "no Content-Type"
-            msg = (
-                f"{where} answered a body that is not JSON ({kind}, {len(response.content)} bytes)"
+            raise self.malformed(
+                response, f"a body that is not JSON ({kind}, {len(response.content)} bytes)"
+            ) from None
+        if not isinstance(body, expect):
+            documented = "a list" if expect is list else "an object"
+            raise self.malformed(
+                response, f"a JSON {type(body).__name__} where the API documents {documented}"
             )
-            raise MalformedResponseError(msg, response) from None
-        if not isinstance(body, list):
-            msg = f"{where} answered a JSON {type(body).__name__} where the API documents a list"
-            raise MalformedResponseError(msg, response)
-        updated: list[datetime] = []
-        for record in body:
+        return body
+
+    def malformed(self, response: requests.Response, what: str) -> MalformedResponseError:
+        """`<request> (X-Request-Id: ...) answered <what>`, as a retriable error."""
+        return MalformedResponseError(f"{describe_answer(response)} answered {what}", response)
+
+    def checked_page(self, records: list, response: requests.Response) -> Page:
+        """Check that every item is an object, and apply the record policy to each."""
+        answer = describe_answer(response)
+        for record in records:
             if not isinstance(record, dict):
-                msg = (
-                    f"{where} returned a list item that is a {type(record).__name__}, not an object"
-                )
+                kind = type(record).__name__
+                msg = f"{answer} returned a list item that is a {kind}, not an object"
                 raise MalformedResponseError(msg, response)
-            self.conform(record, where, response)
-            if self.cursor_fields:
-                updated.append(self._cursor_value(record, where, response))
-        return Page(records=body, updated=updated)
+            self.conform(record, answer, response)
+        return Page(records=records, updated=[])
 
     def conform(self, record: dict, where: str, response: requests.Response) -> None:
         """Apply the tap's record policy (see README, "Unexpected values").
 
         * `id` must be an integer; a string of digits is converted.
-        * Other date-time fields that do not parse become null, with a warning.
+        * Other date-time fields (`datetime_fields`) that do not parse become null, with
+          a warning.
         """
         record_id = record.get("id")
         if not isinstance(record_id, int) or isinstance(record_id, bool):
@@ -252,7 +330,7 @@ class HeymarketStream(RESTStream[PageRequest]):
                 raise MalformedResponseError(msg, response)
         for name in self.datetime_fields:
             value = record.get(name)
-            if value is None or (name == "updated" and self.cursor_fields):
+            if value is None:
                 continue
             try:
                 record[name] = timestamps.normalize(timestamps.parse(value))
@@ -266,67 +344,11 @@ class HeymarketStream(RESTStream[PageRequest]):
                 )
                 record[name] = None
 
-    def _cursor_value(self, record: dict, where: str, response: requests.Response) -> datetime:
-        try:
-            updated = timestamps.parse(record["updated"])
-        except (KeyError, TypeError, ValueError):
-            msg = (
-                f"{where} returned record {record['id']} with updated="
-                f"{record.get('updated')!r}, which is not an RFC 3339 date-time; the "
-                "cursor cannot move past it"
-            )
-            raise MalformedResponseError(msg, response) from None
-        record["updated"] = timestamps.normalize(updated)
-        return updated
-
-    # -- RECORD messages --------------------------------------------------------
-
-    def _record_preparation(self) -> RecordPreparation:
-        """Selection/conformance plan for the current schema and mask (built once)."""
-        schema, mask = self.effective_schema, self.mask
-        plan: RecordPreparation | None = getattr(self, "_preparation", None)
-        if (
-            plan is None
-            or plan.schema is not schema
-            or plan.mask is not mask
-            or plan.level != self.TYPE_CONFORMANCE_LEVEL
-        ):
-            plan = self._preparation = RecordPreparation(schema, mask, self.TYPE_CONFORMANCE_LEVEL)
-        return plan
-
-    def _generate_record_messages(
-        self, record: dict[str, t.Any]
-    ) -> t.Generator[singer.RecordMessage, None, None]:
-        """The SDK's RECORD messages, skipping selection and conformance work that is a
-        provable no-op for this schema and catalog (see `tap_heymarket.records`)."""
-        plan = self._record_preparation()
-        if not plan.skip_selection:
-            pop_deselected_record_properties(record, self.schema, self.mask)
-        if plan.fast_conform:
-            record = plan.conform(self.name, record, self.logger)
-        else:
-            record = conform_record_data_types(
-                stream_name=self.name,
-                record=record,
-                schema=self.effective_schema,
-                level=self.TYPE_CONFORMANCE_LEVEL,
-                logger=self.logger,
-            )
-        for stream_map in self.stream_maps:
-            mapped_record = stream_map.transform(record)
-            if mapped_record is not None:
-                yield singer.RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped_record,
-                    version=self._stream_version,
-                    time_extracted=utc_now(),
-                )
-
     def decoded_page(self, response: requests.Response) -> Page:
         """The page `validate_response` decoded for this response."""
-        cached = getattr(self, "_decoded", None)
+        cached = self._decoded
         if cached is not None and cached[0] is response:
-            return t.cast("Page", cached[1])
+            return cached[1]
         return self.decode(response)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:

@@ -10,12 +10,17 @@ either skips the rest of the tie group (strict `<`) or returns the same page for
 `UpdatedCursorPaginator` walks the list with two queries:
 
 * ``LE(T)``, every record updated at or before `T`: `date = T + step` while the server's
-  comparison is unknown or strict (`step` is 1 ms, below any timestamp the API sends, and
-  a server that truncates `date` to milliseconds still reads it exactly), `date = T`
-  once the server is known to compare with `<=`;
+  comparison is unknown or strict, `date = T` once the server is known to compare with
+  `<=`. `step` is the data's precision as far as seen: 1 s while every `updated` is a
+  whole second, then 1 ms, then 1 µs. Nothing lies strictly between `T` and `T + step`,
+  and a server that reads `date` only to that unit (truncating it) still reads it exactly;
 * ``LT(T)``, every record updated strictly before `T`: `date = T` for a strict server,
-  `T - step` for an inclusive one. The first `LT` of a walk sends `date = T` and learns the
-  comparison from the answer: records at exactly `T` mean `<=`.
+  `T - step` for an inclusive one (`step` at most 1 ms here: data seen so far in whole
+  seconds may still hold finer timestamps further down). The first `LT` of a walk sends
+  `date = T` and learns the comparison from the answer: records at exactly `T` mean `<=`.
+  Any answer holding a record at or after the `date` sent also means `<=`; until that is
+  known, `LE(T)` answers may start with records at `T + step`, and the walker asks again
+  with the tighter `date` instead of taking them for a full page.
 
 The invariant is: every record updated after the cursor `T` has been emitted, and
 `seen` holds the ids already emitted at exactly `T`. Each `LE(T)` answer starts with
@@ -29,128 +34,55 @@ reads the group page by page, and re-reads it until two passes return the same i
 (a member updated mid-traversal leaves the group and shifts later offsets; an equal
 second pass proves no shift happened). If `page` is ignored, nothing can reach the rest
 of the group: the walker records the group as incomplete (the stream reports it) and
-moves on with `LT(T)`. It never loops.
+moves on with `LT(T)`. It never loops. That traversal lives in `tie_groups.py`.
 
 The walk ends on an empty answer, or on the first record older than the floor (the
-bookmark or `start_date`). A short page never ends it.
+bookmark or `start_date`). A short page never ends it. Records at exactly the bookmark
+that the previous run emitted, at the same `rev`, are skipped (`known_at_floor`), so an
+unchanged rerun emits nothing.
+
+The data classes and the JSON kept in STATE live in `walk_state.py`.
 """
 
 from __future__ import annotations
 
 import logging
 import typing as t
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_heymarket import timestamps
+from tap_heymarket.tie_groups import GroupTraversal, TieGroupReader
+from tap_heymarket.walk_state import (
+    LE,
+    LT,
+    MAX_REVS,
+    PROBE,
+    TOP,
+    CursorKind,
+    Page,
+    PageMode,
+    PageRequest,
+    Revs,
+    ServerCursor,
+    WalkMemory,
+    record_rev,
+    revs_from_state,
+    revs_to_state,
+)
+
+__all__ = ["Page", "PageRequest", "UpdatedCursorPaginator", "WalkMemory"]
 
 if t.TYPE_CHECKING:
     import requests
 
-#: The walker gives up on a tie group after this many passes that disagree.
-MAX_VERIFY_PASSES = 5
 #: Requests in a row that may bring nothing new before the walk fails loudly. Verifying
 #: a tie group re-reads it, so this is far above any legitimate run of repeats.
 MAX_STALLED_REQUESTS = 2000
 
-#: Request kinds (never sent): how to read the answer.
-TOP, LE, LT, OFFSET = "top", "le", "lt", "offset"
 
-
-@dataclass(frozen=True)
-class PageRequest:
-    """One request of the walk: the body fields to send, plus bookkeeping."""
-
-    date: str | None
-    limit: int
-    page: int | None = None
-    #: Which query this is (TOP, LE, LT or OFFSET); never sent.
-    kind: str = TOP
-    #: True when `date` is the cursor itself, so the answer shows `<` versus `<=`.
-    exact: bool = False
-    #: Which tie-group pass this request belongs to (never sent; makes repeats distinct).
-    pass_no: int = 0
-
-    def body(self) -> dict[str, t.Any]:
-        """The JSON body for `POST /v1/contacts` and friends."""
-        payload: dict[str, t.Any] = {"limit": self.limit}
-        if self.date is not None:
-            payload["date"] = self.date
-        if self.page is not None:
-            payload["page"] = self.page
-        return payload
-
-
-@dataclass
-class Page:
-    """A decoded answer: records and their parsed `updated`, in API order."""
-
-    records: list[dict[str, t.Any]]
-    updated: list[datetime]
-
-
-@dataclass
-class _GroupTraversal:
-    """State while reading one oversized tie group by `page` offsets."""
-
-    at: datetime
-    size_hint: int
-    page_no: int = 0
-    pass_no: int = 1
-    pass_ids: set[int] = field(default_factory=set)
-    previous_pass: set[int] | None = None
-    probing: bool = False
-    first_page_ids: list[int] = field(default_factory=list)
-
-
-@dataclass
-class WalkMemory:
-    """What the walker learned about the server, kept in STATE across a resume."""
-
-    capacity: int = 0
-    page_mode: str | None = None
-    server_cursor: str | None = None
-    step_us: int = 1000
-    emitted: int = 0
-    incomplete_groups: list[tuple[str, int]] = field(default_factory=list)
-
-    def to_state(self) -> dict[str, t.Any]:
-        return {
-            "capacity": self.capacity,
-            "page_mode": self.page_mode,
-            "server_cursor": self.server_cursor,
-            "step_us": self.step_us,
-            "emitted": self.emitted,
-            "incomplete_groups": [list(g) for g in self.incomplete_groups],
-        }
-
-    @classmethod
-    def from_state(cls, data: t.Any) -> WalkMemory:
-        """Tolerant of older or partial states: unknown values fall back to defaults."""
-        memory = cls()
-        if not isinstance(data, dict):
-            return memory
-        if isinstance(data.get("capacity"), int):
-            memory.capacity = data["capacity"]
-        if data.get("page_mode") in ("zero", "one", "ignored"):
-            memory.page_mode = data["page_mode"]
-        if data.get("server_cursor") in ("strict", "inclusive"):
-            memory.server_cursor = data["server_cursor"]
-        if data.get("step_us") in (1, 1000):
-            memory.step_us = data["step_us"]
-        if isinstance(data.get("emitted"), int):
-            memory.emitted = data["emitted"]
-        groups = data.get("incomplete_groups")
-        if isinstance(groups, list):
-            memory.incomplete_groups = [
-                (str(g[0]), int(g[1])) for g in groups if isinstance(g, list) and len(g) == 2
-            ]
-        return memory
-
-
-class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
+class UpdatedCursorPaginator(TieGroupReader, BaseAPIPaginator[PageRequest]):
     """Walk a newest-first list from the top (or a resumed cursor) down to a floor."""
 
     def __init__(
@@ -159,14 +91,20 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         page_size: int,
         floor: datetime | None = None,
         resume_cursor: datetime | None = None,
-        resume_kind: str = LE,
+        resume_kind: CursorKind = LE,
         resume_newest: datetime | None = None,
+        resume_at_newest: Revs | None = None,
         memory: WalkMemory | None = None,
+        known_at_floor: Revs | None = None,
         logger: logging.Logger | None = None,
         label: str = "records",
     ) -> None:
         self.page_size = page_size
         self.floor = floor
+        #: (id -> rev) of the records the previous run emitted at exactly `floor` (its
+        #: bookmark). Such a record, seen again at the same rev, is skipped: it has not
+        #: changed, because every write bumps `rev`.
+        self.known_at_floor: Revs = dict(known_at_floor or {}) if floor is not None else {}
         self.logger = logger or logging.getLogger(__name__)
         self.label = label
         self.memory = memory or WalkMemory()
@@ -174,18 +112,88 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         #: The cursor: everything updated after it has been emitted.
         self.cursor: datetime | None = resume_cursor
         #: LE: the group at `cursor` may be incomplete; LT: it is complete.
-        self.cursor_kind = resume_kind if resume_cursor is not None else LE
+        self.cursor_kind: CursorKind = resume_kind if resume_cursor is not None else LE
         self.seen_at_cursor: set[int] = set()
         #: The newest `updated` emitted by this walk (the next bookmark).
         self.newest = resume_newest
+        #: (id -> rev) of the records emitted at exactly `newest`.
+        self.at_newest: Revs = dict(resume_at_newest or {}) if resume_newest else {}
         self.requests = 0
         self.duplicates_skipped = 0
-        self._group: _GroupTraversal | None = None
+        #: Records at the floor skipped as known: progress, although nothing is emitted.
+        self.known_skipped = 0
+        self._group: GroupTraversal | None = None
+        #: The `LE(T)` answer that got stuck while the comparison was being probed.
+        self._unprobed: Page | None = None
         self._next: PageRequest | None = None
         self._done = False
         self._stalled = 0
         self._last_fingerprint: tuple[t.Any, ...] | None = None
         super().__init__(self._date_request())
+
+    # -- STATE: resuming an unfinished walk, and the bookmark's records ----------
+
+    @classmethod
+    def resume(
+        cls,
+        walk: t.Any,
+        *,
+        page_size: int,
+        floor: datetime | None,
+        known_at_floor: Revs | None = None,
+        logger: logging.Logger | None = None,
+        label: str = "records",
+    ) -> UpdatedCursorPaginator:
+        """A walker continuing the walk `checkpoint()` saved, or a fresh one.
+
+        The saved walk is used only if it went down to the same floor: a changed
+        bookmark or `start_date` starts over from the top.
+        """
+        floor_text = timestamps.normalize(floor) if floor else None
+        kwargs: dict[str, t.Any] = {}
+        if isinstance(walk, dict) and walk.get("floor") == floor_text and walk.get("cursor"):
+            top = timestamps.parse(walk["top"]) if walk.get("top") else None
+            kwargs = {
+                "resume_cursor": timestamps.parse(walk["cursor"]),
+                "resume_kind": LT if walk.get("kind") == LT else LE,
+                "resume_newest": top,
+                "resume_at_newest": revs_from_state(walk.get("revs_at_top")),
+                "memory": WalkMemory.from_state(walk.get("learned")),
+            }
+        return cls(
+            page_size=page_size,
+            floor=floor,
+            known_at_floor=known_at_floor,
+            logger=logger,
+            label=label,
+            **kwargs,
+        )
+
+    def checkpoint(self) -> dict[str, t.Any] | None:
+        """The unfinished walk as STATE keeps it (None: nothing to resume from)."""
+        if self._done or self.cursor is None:
+            return None
+        return {
+            "floor": timestamps.normalize(self.floor) if self.floor else None,
+            "top": timestamps.normalize(self.newest) if self.newest else None,
+            "cursor": timestamps.normalize(self.cursor),
+            "kind": self.cursor_kind,
+            "learned": self.memory.to_state(),
+            "revs_at_top": revs_to_state(self.at_newest),
+        }
+
+    def revs_at_newest(self) -> Revs:
+        """(id -> rev) of the records at `newest`, to keep next to the bookmark.
+
+        When the walk emitted nothing newer than its floor, the floor's known records
+        still stand (updated by any emitted at the floor with a new rev).
+        """
+        if self.newest is None:
+            return dict(self.known_at_floor)
+        if self.newest == self.floor:
+            merged = {**self.known_at_floor, **self.at_newest}
+            return dict(list(merged.items())[:MAX_REVS])
+        return dict(self.at_newest)
 
     # -- what the walk has learned (persisted through WalkMemory) ---------------
 
@@ -200,7 +208,7 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         return self.memory.capacity
 
     @property
-    def page_mode(self) -> str | None:
+    def page_mode(self) -> PageMode | None:
         """How the server treats `page`: None (unknown), "zero", "one" or "ignored"."""
         return self.memory.page_mode
 
@@ -224,7 +232,8 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         if self.cursor_kind == LT:
             mode = self.memory.server_cursor
             if mode == "inclusive":
-                date, exact = self._fmt(self.cursor - self.step), False
+                below = self.cursor - min(self.step, timestamps.MILLISECOND)
+                date, exact = self._fmt(below), False
             else:
                 date, exact = self._fmt(self.cursor), True
             return PageRequest(date=date, limit=limit or self.page_size, kind=LT, exact=exact)
@@ -232,15 +241,6 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
             date=self._le_date(self.cursor),
             limit=limit or self.page_size + len(self.seen_at_cursor),
             kind=LE,
-        )
-
-    def _offset_request(self, group: _GroupTraversal, page_no: int | None) -> PageRequest:
-        return PageRequest(
-            date=self._le_date(group.at),
-            limit=group.size_hint,
-            page=page_no,
-            kind=OFFSET,
-            pass_no=group.pass_no,
         )
 
     # -- BaseAPIPaginator -------------------------------------------------------
@@ -271,16 +271,38 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         self._guard_progress()
         if len(page.records) > self.memory.capacity:
             self.memory.capacity = len(page.records)
-        if self.memory.step_us > 1 and any(u.microsecond % 1000 for u in page.updated):
-            # Timestamps finer than a millisecond: step by a microsecond from now on.
-            self.memory.step_us = 1
+        finest = _precision_us(page.updated)
+        if finest < self.memory.step_us:
+            # Timestamps finer than the step so far: step by their precision from now on.
+            self.memory.step_us = finest
+        if request.date is not None and self.memory.server_cursor != "inclusive":
+            sent = timestamps.parse(request.date)
+            if any(u >= sent for u in page.updated):
+                # A record at (or after) the `date` sent came back: only `<=` allows that,
+                # even from a server that truncates `date`.
+                self._learn_cursor("inclusive")
+        if request.kind == PROBE:
+            if self.memory.server_cursor is None:
+                self._learn_cursor("strict")
+            stuck, self._unprobed = self._unprobed, None
+            if stuck is not None and self.memory.server_cursor == "strict":
+                # `LE(T)` keeps its `date` (`T + step`): the answer that got stuck stands.
+                self._stuck(stuck)
+            else:
+                self._next = self._date_request()
+            return []
         if self._group is not None:
             return self._consume_group_page(page)
         return self._consume_date_page(page, request)
 
     def _guard_progress(self) -> None:
         """A last line of defence: fail loudly rather than request forever."""
-        fingerprint = (self.cursor, self.cursor_kind, len(self.seen_at_cursor), self.emitted)
+        fingerprint = (
+            self.cursor,
+            self.cursor_kind,
+            len(self.seen_at_cursor),
+            self.emitted + self.known_skipped,
+        )
         if fingerprint == self._last_fingerprint:
             self._stalled += 1
         else:
@@ -297,10 +319,24 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         self._done = True
         self._next = None
 
-    def _emit(self, updated: datetime) -> None:
+    def _take(self, record: dict[str, t.Any], updated: datetime) -> bool:
+        """Account for a record new to this walk; True if it is to be emitted.
+
+        False for a record the previous run emitted at the floor, unchanged since. A
+        record without an integer `id` and `rev` cannot be recognised and is emitted.
+        """
+        pair = record_rev(record)
+        if updated == self.floor and pair and self.known_at_floor.get(pair[0]) == pair[1]:
+            self.known_skipped += 1
+            self.duplicates_skipped += 1
+            return False
         self.memory.emitted += 1
         if self.newest is None or updated > self.newest:
             self.newest = updated
+            self.at_newest = {}
+        if updated == self.newest and pair and len(self.at_newest) < MAX_REVS:
+            self.at_newest[pair[0]] = pair[1]
+        return True
 
     def _below_floor(self, updated: datetime) -> bool:
         return self.floor is not None and updated < self.floor
@@ -311,7 +347,9 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
             return []
         out: list[dict[str, t.Any]] = []
         cursor, kind = self.cursor, self.cursor_kind
-        at_cursor = False
+        at_cursor = newer = False
+        #: Records new to this walk (emitted, or skipped as known at the floor).
+        fresh = 0
         for record, updated in zip(page.records, page.updated, strict=True):
             if self._below_floor(updated):
                 # Newest first: everything from here on is older than the floor.
@@ -320,25 +358,21 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
             if cursor is not None and updated >= cursor:
                 if updated == cursor:
                     at_cursor = True
+                else:
+                    newer = True
                 if kind == LT or updated > cursor or record["id"] in self.seen_at_cursor:
                     # Emitted already: the group at a completed cursor, a record newer
                     # than the cursor, or one of the group's first members.
                     self.duplicates_skipped += 1
                     continue
                 self.seen_at_cursor.add(record["id"])
-            self._emit(updated)
-            out.append(record)
+            fresh += 1
+            if self._take(record, updated):
+                out.append(record)
 
         if request.exact and cursor is not None:
             # `date` was the cursor itself: records at it mean the server compares `<=`.
-            learned = "inclusive" if at_cursor else "strict"
-            if learned != self.memory.server_cursor:
-                self.logger.info(
-                    "%s: the API reads `date` as updated %s it",
-                    self.label,
-                    "at or before" if learned == "inclusive" else "before",
-                )
-            self.memory.server_cursor = learned
+            self._learn_cursor("inclusive" if at_cursor else "strict")
 
         last = page.updated[-1]
         if cursor is None or last < cursor:
@@ -352,47 +386,25 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
             # Only the completed group came back: ask again below it, now that the
             # server's comparison is known.
             self._next = self._date_request()
-        elif out:
+        elif fresh:
             # Still inside the group at the cursor, but progressing: ask for more.
+            self._next = self._date_request()
+        elif newer and self._date_request().date != request.date:
+            # Records above the cursor filled the answer, and what this answer taught
+            # (the comparison, or the data's precision) gives a tighter `date`: ask again.
             self._next = self._date_request()
         else:
             self._stuck(page)
         return out
 
-    def _stuck(self, page: Page) -> None:
-        """An `LE(T)` answer held only records already emitted at `T` (or newer)."""
-        assert self.cursor is not None
-        answered = len(page.records)
-        if answered < self.memory.capacity:
-            # The server has answered with more before, so this answer was not cut by a
-            # limit: it holds the whole group at T and nothing older. Confirm the end
-            # with `LT(T)` (a short page is never taken as the last one).
-            self._leave_group()
-            return
-        if self.memory.page_mode == "ignored":
-            self._give_up(answered)
-            return
-        # The group may be larger than the server's page: read it by `page` offsets.
-        group = _GroupTraversal(at=self.cursor, size_hint=answered)
-        group.pass_ids = {
-            r["id"] for r, u in zip(page.records, page.updated, strict=True) if u == self.cursor
-        }
-        group.first_page_ids = [r["id"] for r in page.records]
-        self._group = group
-        self._request_group_page(group, 2 if self.memory.page_mode == "one" else 1)
-        group.probing = self.memory.page_mode is None
-        self.logger.info(
-            "%s: at least %d %s share updated=%s, more than the API's page; reading the "
-            "group by page offsets",
-            self.label,
-            len(group.pass_ids),
-            self.label,
-            timestamps.normalize(self.cursor),
-        )
-
-    def _request_group_page(self, group: _GroupTraversal, page_no: int) -> None:
-        group.page_no = page_no
-        self._next = self._offset_request(group, page_no)
+    def _learn_cursor(self, learned: ServerCursor) -> None:
+        if learned != self.memory.server_cursor:
+            self.logger.info(
+                "%s: the API reads `date` as updated %s it",
+                self.label,
+                "at or before" if learned == "inclusive" else "before",
+            )
+        self.memory.server_cursor = learned
 
     def _leave_group(self) -> None:
         """The group at the cursor is complete: continue strictly below it."""
@@ -401,87 +413,13 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         self._group = None
         self._next = self._date_request()
 
-    def _give_up(self, read: int) -> None:
-        assert self.cursor is not None
-        at = timestamps.normalize(self.cursor)
-        self.memory.incomplete_groups.append((at, read))
-        self.logger.info(
-            "%s: the API answers at most %d per request and ignores `page`; the tie group "
-            "at updated=%s cannot be read beyond its first %d",
-            self.label,
-            self.memory.capacity,
-            at,
-            read,
-        )
-        self._leave_group()
 
-    def _consume_group_page(self, page: Page) -> list[dict[str, t.Any]]:
-        group = self._group
-        assert group is not None
-        ids = [r["id"] for r in page.records]
-        if group.probing:
-            if page.records and ids == group.first_page_ids:
-                # Same answer as offset 0: `page` is 1-based (page 1 is the first page)
-                # or ignored. Page 2 tells them apart.
-                if group.page_no == 1:
-                    self._request_group_page(group, 2)
-                    return []
-                self.memory.page_mode = "ignored"
-                self._group = None
-                self._give_up(len(group.pass_ids))
-                return []
-            self.memory.page_mode = "zero" if group.page_no == 1 else "one"
-            group.probing = False
-            self.logger.info(
-                "%s: the API honours `page` (%s-based)", self.label, self.memory.page_mode
-            )
-
-        out: list[dict[str, t.Any]] = []
-        left_group = not page.records
-        new_in_pass = 0
-        for record, updated in zip(page.records, page.updated, strict=True):
-            if updated < group.at:
-                left_group = True
-                break
-            if updated > group.at:
-                continue
-            if record["id"] not in group.pass_ids:
-                new_in_pass += 1
-                group.pass_ids.add(record["id"])
-            if record["id"] in self.seen_at_cursor:
-                self.duplicates_skipped += 1
-                continue
-            self.seen_at_cursor.add(record["id"])
-            self._emit(updated)
-            out.append(record)
-
-        if not left_group and new_in_pass == 0:
-            # Offsets stopped moving through the group: treat `page` as ignored.
-            self.memory.page_mode = "ignored"
-            self._group = None
-            self._give_up(len(group.pass_ids))
-            return out
-        if not left_group:
-            self._request_group_page(group, group.page_no + 1)
-            return out
-        # One pass over the group is complete; verify it with another.
-        if group.previous_pass is not None and group.previous_pass == group.pass_ids:
-            self._leave_group()
-            return out
-        if group.pass_no >= MAX_VERIFY_PASSES:
-            self.logger.warning(
-                "%s: the tie group at updated=%s kept changing over %d passes; "
-                "continuing with %d ids read. Records updated during the sync arrive "
-                "with the next incremental run.",
-                self.label,
-                timestamps.normalize(group.at),
-                group.pass_no,
-                len(self.seen_at_cursor),
-            )
-            self._leave_group()
-            return out
-        group.previous_pass = group.pass_ids
-        group.pass_ids = set()
-        group.pass_no += 1
-        self._request_group_page(group, 0 if self.memory.page_mode == "zero" else 1)
-        return out
+def _precision_us(values: list[datetime]) -> int:
+    """The coarsest unit (1 s, 1 ms or 1 µs) every value is a whole multiple of."""
+    finest = 1_000_000
+    for value in values:
+        if value.microsecond % 1000:
+            return 1
+        if value.microsecond:
+            finest = 1000
+    return finest

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_heymarket import timestamps
+from tap_heymarket.walk_state import revs_pair_ok
 
 
 class InvalidStateError(ValueError):
@@ -32,6 +33,7 @@ def state_errors(state: t.Any, incremental_streams: t.Iterable[str]) -> list[str
         if stream not in incremental:
             continue
         _check_time(entry.get("replication_key_value"), f"{where}.replication_key_value", errors)
+        _check_revs(entry.get("revs_at_bookmark"), f"{where}.revs_at_bookmark", errors)
         walk = entry.get("walk")
         if walk is None:
             continue
@@ -42,6 +44,7 @@ def state_errors(state: t.Any, incremental_streams: t.Iterable[str]) -> list[str
             _check_time(walk.get(key), f"{where}.walk.{key}", errors)
         if walk.get("kind") not in (None, "le", "lt"):
             errors.append(f"{where}.walk.kind must be 'le' or 'lt', got {walk.get('kind')!r}")
+        _check_revs(walk.get("revs_at_top"), f"{where}.walk.revs_at_top", errors)
     return errors
 
 
@@ -52,3 +55,16 @@ def _check_time(value: t.Any, where: str, errors: list[str]) -> None:
         timestamps.parse(value)
     except (TypeError, ValueError):
         errors.append(f"{where} must be an ISO 8601 date-time, got {value!r}")
+
+
+def _check_revs(value: t.Any, where: str, errors: list[str]) -> None:
+    """`[[id, rev], ...]` (absent in states written before it existed)."""
+    if value is None:
+        return
+    if not isinstance(value, list):
+        errors.append(f"{where} must be a list of [id, rev] pairs, got a {type(value).__name__}")
+        return
+    for index, pair in enumerate(value):
+        if not revs_pair_ok(pair):
+            errors.append(f"{where}[{index}] must be an [id, rev] pair of integers, got {pair!r}")
+            return

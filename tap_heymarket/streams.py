@@ -5,43 +5,51 @@ from __future__ import annotations
 import json
 import typing as t
 from datetime import datetime
-from importlib import resources
 
-from singer_sdk.helpers._util import load_json
+from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.metrics import get_metrics_logger
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 
-from tap_heymarket import timestamps
-from tap_heymarket.client import HeymarketStream
-from tap_heymarket.pagination import PageRequest, UpdatedCursorPaginator, WalkMemory
+from tap_heymarket import schemas, timestamps
+from tap_heymarket.client import HeymarketStream, with_cursor_values
+from tap_heymarket.contact_feed import ContactFeed
+from tap_heymarket.deletes import DeleteSweep
+from tap_heymarket.pagination import PageRequest, UpdatedCursorPaginator
+from tap_heymarket.walk_state import revs_from_state, revs_to_state
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
+    from tap_heymarket.pagination import Page
+
 #: Key of the resumable walk inside a stream's state (see `UpdatedCursorStream`).
 WALK_KEY = "walk"
+#: Key of the `[[id, rev], ...]` of the records emitted at exactly the bookmark.
+REVS_KEY = "revs_at_bookmark"
 
 
-def load_schema(name: str) -> dict:
-    """Load `schemas/<name>.json` shipped inside the package."""
-    schema_file = resources.files("tap_heymarket").joinpath("schemas").joinpath(f"{name}.json")
-    text = schema_file.read_text()
-    return t.cast("dict", load_json(text))
+#: `tap_heymarket/schemas/<stream name>.json`, read as package resources.
+SCHEMAS = SchemaDirectory(schemas)
 
 
 class UpdatedCursorStream(HeymarketStream):
     """A newest-first list walked by `updated` (see `pagination.py`), resumable mid-walk.
 
     State holds, besides the usual `replication_key_value` bookmark, a `walk` object
-    written after every page: `{"floor", "top", "cursor", "kind"}`. A sync killed
-    mid-walk resumes from `cursor` instead of starting over, and at most one page is
-    read again. The bookmark moves only when a walk completes, to the newest
-    `updated` that walk emitted, so it is never later than data actually read.
+    written after every page: `{"floor", "top", "cursor", "kind", "learned",
+    "revs_at_top"}`. A sync killed mid-walk resumes from `cursor` instead of starting
+    over, and at most one page is read again. The bookmark moves only when a walk
+    completes, to the newest `updated` that walk emitted, so it is never later than data
+    actually read. With it goes `revs_at_bookmark`, the `[id, rev]` of each record
+    emitted at exactly the bookmark: the next run skips those records while their rev is
+    unchanged, so an unchanged rerun emits nothing.
     """
 
     replication_key = "updated"
     is_sorted = False
+    #: `updated` is the cursor: `decode` parses it strictly, never turns it into null.
+    datetime_fields: tuple[str, ...] = ("created",)
     #: Documented page size of the endpoint, when it is fixed (tags: 30).
     fixed_page_size: int | None = None
     #: Endpoint that counts the stream's records, if the API has one.
@@ -50,6 +58,10 @@ class UpdatedCursorStream(HeymarketStream):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._walker: UpdatedCursorPaginator | None = None
+
+    def decode(self, response: requests.Response) -> Page:
+        """The base class's checks, then every record's `updated`, which the walk needs."""
+        return with_cursor_values(super().decode(response), response)
 
     @property
     def page_size(self) -> int:
@@ -70,30 +82,26 @@ class UpdatedCursorStream(HeymarketStream):
         """A walker from the top, or from the cursor of an interrupted walk."""
         state = self.get_context_state(None)
         floor = self._floor(None)
-        floor_text = timestamps.normalize(floor) if floor else None
-        walk = state.get(WALK_KEY)
-        resume_cursor = None
-        resume_kind = "le"
-        top = None
-        memory = WalkMemory()
-        if isinstance(walk, dict) and walk.get("floor") == floor_text and walk.get("cursor"):
-            resume_cursor = timestamps.parse(walk["cursor"])
-            resume_kind = "lt" if walk.get("kind") == "lt" else "le"
-            top = timestamps.parse(walk["top"]) if walk.get("top") else None
-            memory = WalkMemory.from_state(walk.get("learned"))
-            self.logger.info(
-                "%s: resuming an interrupted sync below updated=%s", self.name, walk["cursor"]
-            )
-        walker = UpdatedCursorPaginator(
+        bookmark = state.get("replication_key_value")
+        # The records the last run emitted at its bookmark apply only when the walk goes
+        # down to that bookmark (not to a later `start_date`).
+        known = None
+        if floor is not None and bookmark and timestamps.parse(bookmark) == floor:
+            known = revs_from_state(state.get(REVS_KEY))
+        walker = UpdatedCursorPaginator.resume(
+            state.get(WALK_KEY),
             page_size=self.page_size,
             floor=floor,
-            resume_cursor=resume_cursor,
-            resume_kind=resume_kind,
-            resume_newest=top,
-            memory=memory,
+            known_at_floor=known,
             logger=self.logger,
             label=self.name,
         )
+        if walker.resumed:
+            self.logger.info(
+                "%s: resuming an interrupted sync below updated=%s",
+                self.name,
+                state[WALK_KEY]["cursor"],
+            )
         self._walker = walker
         return walker
 
@@ -122,20 +130,20 @@ class UpdatedCursorStream(HeymarketStream):
             # The walk completed: promote its newest `updated` to the bookmark.
             state.pop(WALK_KEY, None)
             state.pop("progress_markers", None)
-            floor = state.get("replication_key_value")
-            newest = timestamps.normalize(walker.newest) if walker.newest else None
-            if newest and (floor is None or newest > floor):
-                state["replication_key"] = self.replication_key
-                state["replication_key_value"] = newest
+            bookmark = state.get("replication_key_value")
+            previous = timestamps.parse(bookmark) if bookmark else None
+            newest = walker.newest
+            if newest and (previous is None or newest >= previous):
+                if previous is None or newest > previous:
+                    state["replication_key"] = self.replication_key
+                    state["replication_key_value"] = timestamps.normalize(newest)
+                # What identifies the records at the bookmark: the next run skips them
+                # while their rev is unchanged. Replaced together with the bookmark.
+                state[REVS_KEY] = revs_to_state(walker.revs_at_newest())
             self._log_walk_summary(walker)
-        elif walker.cursor is not None:
-            state[WALK_KEY] = {
-                "floor": timestamps.normalize(walker.floor) if walker.floor else None,
-                "top": timestamps.normalize(walker.newest) if walker.newest else None,
-                "cursor": timestamps.normalize(walker.cursor),
-                "kind": walker.cursor_kind,
-                "learned": walker.memory.to_state(),
-            }
+        elif (walk := walker.checkpoint()) is not None:
+            # The previous bookmark and its records stay until this walk completes.
+            state[WALK_KEY] = walk
         self.state_manager.is_flushed = False
         self._write_state_message()
 
@@ -204,15 +212,8 @@ class UpdatedCursorStream(HeymarketStream):
 
     def api_count(self) -> int | None:
         """`POST <count_path>`: a number, a numeric string, or {"count": n}."""
-        prepared = self.build_prepared_request(
-            method="POST",
-            url=self.url_base + str(self.count_path),
-            json={},
-            headers=self.http_headers,
-        )
         try:
-            response = self.request_decorator(self._request)(prepared, None)
-            body = response.json()
+            body = self.side_request(str(self.count_path), {}).json()
         except Exception as exc:
             self.logger.warning("%s: could not read the API's count: %s", self.name, exc)
             return None
@@ -236,23 +237,29 @@ class UpdatedCursorStream(HeymarketStream):
         """
 
 
-class ContactsStream(UpdatedCursorStream):
-    """Contacts, from `POST /v1/contacts`, incremental on `updated`."""
+class ContactsStream(ContactFeed, DeleteSweep, UpdatedCursorStream):
+    """Contacts, from `POST /v1/contacts`, incremental on `updated`.
+
+    `ContactFeed` adds the custom-field columns and feeds the child streams
+    (contact_field_values, contact_status) once per answer, in `_checkpoint`: keep
+    `_checkpoint` called after each answer's records and before its STATE.
+    """
 
     name = "contacts"
     path = "/v1/contacts"
     count_path = "/v1/contacts/count"
     primary_keys = ("id",)
-    schema = load_schema("contacts")
+    #: Without custom-field columns; `ContactFeed.schema` adds them.
+    base_schema = StreamSchema(SCHEMAS, key="contacts")
 
 
-class TagsStream(UpdatedCursorStream):
+class TagsStream(DeleteSweep, UpdatedCursorStream):
     """Tags, from `POST /v1/tags` (30 per page, newest first), incremental on `updated`."""
 
     name = "tags"
     path = "/v1/tags"
     primary_keys = ("id",)
-    schema = load_schema("tags")
+    schema = StreamSchema(SCHEMAS)
     fixed_page_size = 30
 
 
@@ -263,8 +270,7 @@ class ContactFieldsStream(HeymarketStream):
     path = "/v1/contact-fields"
     primary_keys = ("id",)
     replication_key = None
-    schema = load_schema("contact_fields")
-    cursor_fields = False
+    schema = StreamSchema(SCHEMAS)
     datetime_fields = ()
 
     def get_new_paginator(self) -> BaseAPIPaginator:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 from datetime import datetime
+from functools import cached_property
 from pathlib import PurePath
 from urllib.parse import urlparse
 
@@ -12,7 +13,15 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_heymarket import streams
+from tap_heymarket import (
+    __version__,
+    account_streams,
+    contact_streams,
+    conversation_streams,
+    deletes,
+    message_streams,
+    streams,
+)
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.state import InvalidStateError, state_errors
 
@@ -31,7 +40,7 @@ DEFAULT_MAX_REQUESTS_PER_MINUTE = 480
 
 
 class TapHeymarket(Tap):
-    """Singer tap for Heymarket: contacts, contact fields and tags."""
+    """Singer tap for Heymarket: contacts, their fields and tags, and the account around them."""
 
     name = "tap-heymarket"
     #: msgspec encodes RECORD messages several times faster than the default (simplejson)
@@ -79,7 +88,8 @@ class TapHeymarket(Tap):
             title="Start Date",
             description=(
                 "Only records updated at or after this date-time are extracted. A saved "
-                "bookmark later than it takes precedence."
+                "bookmark later than it takes precedence. A `detect_deletes` run reads every "
+                "record of the streams it sweeps."
             ),
         ),
         th.Property(
@@ -88,8 +98,9 @@ class TapHeymarket(Tap):
             default=500,
             title="Page Size",
             description=(
-                "`limit` asked for on each contacts request. The API's default is 30 and its "
-                "maximum is not documented; the tap copes with a server that returns fewer."
+                "`limit` asked for on each contacts and messages request. The API's default is "
+                "30 and its maximum is not documented; the tap copes with a server that "
+                "returns fewer."
             ),
         ),
         th.Property(
@@ -129,6 +140,31 @@ class TapHeymarket(Tap):
                 "Retry-After when sent) before the sync fails."
             ),
         ),
+        th.Property(
+            "messages_lookback_hours",
+            th.IntegerType,
+            default=72,
+            title="Messages Lookback (hours)",
+            description=(
+                "Only when the API offers no way to walk messages by `updated`: each "
+                "incremental run re-reads the messages created this many hours before the "
+                "last one read, to catch their status changes. A change to an older message "
+                "is caught by the next full sync (see the README)."
+            ),
+        ),
+        th.Property(
+            "detect_deletes",
+            th.BooleanType,
+            default=False,
+            title="Detect Deletes",
+            description=(
+                "Sweep for deletes: walk all of `contacts`, `tags` and `templates` from the "
+                "top (about one request per `page_size` contacts, as a full sync) and, once "
+                "the walk is proven complete, send ACTIVATE_VERSION so that the target marks "
+                "the rows of records deleted in Heymarket (target-postgres: `_sdc_deleted_at`). "
+                "Schedule it beside the regular runs, under the same state id (see the README)."
+            ),
+        ),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -137,10 +173,21 @@ class TapHeymarket(Tap):
             # The SDK would take a list for a file path; say what is wrong instead.
             raise InvalidStateError(state_errors(state, [])[0])
         super().__init__(*args, **kwargs)
-        self.pacer = RequestPacer(
+
+    @classmethod
+    def get_plugin_version(cls) -> str:
+        """`tap_heymarket.__version__`, the one place the version is written."""
+        return __version__
+
+    @cached_property
+    def pacer(self) -> RequestPacer:
+        """The one pacer every stream shares (built on first use: the SDK builds the
+        streams inside `Tap.__init__`, once the config is set)."""
+        return RequestPacer(
             float(self.config.get("max_requests_per_minute", DEFAULT_MAX_REQUESTS_PER_MINUTE))
         )
 
+    # Private override: the SDK's only config-validation hook (0.54 has no public one).
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """JSON-schema checks, then the rules a schema cannot express, as one error."""
         try:
@@ -155,17 +202,36 @@ class TapHeymarket(Tap):
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Refuse a corrupt or foreign state file before any request is made."""
         incremental = [s.name for s in self.streams.values() if s.replication_key]
-        errors = state_errors(state, incremental)
+        errors = state_errors(state, incremental) + message_streams.message_state_errors(state)
+        errors += conversation_streams.conversation_state_errors(state)
         if errors:
             raise InvalidStateError("invalid --state: " + "; ".join(errors))
         super().load_state(state)
+
+    #: True while `--discover` runs: with credentials, contacts then reads the team's
+    #: custom fields for its `cf_` columns (see contact_feed.fields_for_discovery).
+    discovering = False
+
+    def run_discovery(self) -> str:
+        """The catalog; with credentials, `contacts` has a column per custom field."""
+        self.discovering = True
+        return super().run_discovery()
 
     def discover_streams(self) -> list[Stream]:
         """Every stream the tap offers."""
         return [
             streams.ContactsStream(self),
             streams.ContactFieldsStream(self),
+            contact_streams.ContactFieldValuesStream(self),
+            contact_streams.ContactStatusStream(self),
             streams.TagsStream(self),
+            account_streams.InboxesStream(self),
+            account_streams.TeamMembersStream(self),
+            account_streams.TemplatesStream(self),
+            account_streams.SurveysStream(self),
+            message_streams.MessagesStream(self),
+            deletes.DeleteSweepsStream(self),
+            conversation_streams.ConversationsStream(self),
         ]
 
 
@@ -196,12 +262,17 @@ def semantic_config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             datetime.fromisoformat(str(start_date))
         except ValueError:
             errors.append(f"start_date must be an ISO 8601 date or date-time, got {start_date!r}")
+    if config.get("detect_deletes") and config.get("batch_config"):
+        # BATCH messages go out after the records are read, so an ACTIVATE_VERSION at the
+        # end of the stream would reach the target before its last batch.
+        errors.append("detect_deletes does not work with batch_config: unset one of them")
     for name, minimum in (
         ("page_size", 1),
         ("max_requests_per_minute", 1),
         ("request_timeout", 1),
         ("max_retries", 0),
         ("max_rate_limit_wait", 0),
+        ("messages_lookback_hours", 0),
     ):
         value = config.get(name)
         if value is None:

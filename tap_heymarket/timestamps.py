@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 UTC = UTC
 
-#: The step a cursor moves by to turn "before" into "at or before" (and back): one
-#: millisecond, the finest precision Heymarket's timestamps are seen with, and the finest
-#: a server that stores JavaScript dates or DATETIME(3) can compare. Data with finer
-#: timestamps switches the walk to MICROSECOND.
+#: The largest step a cursor moves down by to turn "at or before" into "before" on a server
+#: that compares with `<=`: one millisecond, the finest precision Heymarket's timestamps
+#: are seen with, and the finest a server that stores JavaScript dates or DATETIME(3) can
+#: compare. Data with finer timestamps switches the walk to MICROSECOND. (Upwards, the walk
+#: steps by the data's precision as far as seen, up to a second: see `pagination.py`.)
 MILLISECOND = timedelta(milliseconds=1)
 MICROSECOND = timedelta(microseconds=1)
 

@@ -18,6 +18,7 @@ from typing import Any
 # clean_env: the environment minus anything that configures the tap or Meltano.
 from heymarket_dev.meltano import clean_env
 from heymarket_sandbox import API_KEY, SECRET_ID, SECRET_KEY
+from tap_heymarket import timestamps
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TAP = [sys.executable, "-m", "tap_heymarket"]
@@ -54,6 +55,11 @@ class TapRun:
 
     def ids(self, stream: str = "contacts") -> list[int]:
         return [r["id"] for r in self.records.get(stream, [])]
+
+    def revs(self, stream: str) -> dict[int, Any]:
+        """id -> rev of the stream's records, last wins: the `updated` string for records
+        without a rev (messages' truth holds `updated`), None without either."""
+        return {r["id"]: r.get("rev", r.get("updated")) for r in self.records.get(stream, [])}
 
     def duplicates(self, stream: str = "contacts") -> dict[int, int]:
         return {k: v for k, v in Counter(self.ids(stream)).items() if v > 1}
@@ -141,3 +147,43 @@ def assert_no_secrets(config: dict[str, Any], *outputs: str) -> None:
 
 def truth_ids(truth: dict[str, Any]) -> set[int]:
     return {int(k) for k in truth["contacts"]}
+
+
+#: Streams of the tap, each with its entry in the sandbox's `truth()["streams"]`.
+STREAMS = (
+    "contacts",
+    "contact_fields",
+    "tags",
+    "inboxes",
+    "team_members",
+    "templates",
+    "surveys",
+    "messages",
+    "conversations",
+)
+
+
+def stream_truth(truth: dict[str, Any], stream: str) -> dict[int, Any]:
+    """id -> rev (None where the API has no rev) of what the sandbox can list for `stream`."""
+    return {int(k): v for k, v in truth["streams"][stream]["ids"].items()}
+
+
+def assert_streams_match_truth(
+    seen: dict[str, dict[int, Any]], truth: dict[str, Any], streams: tuple[str, ...] = STREAMS
+) -> None:
+    """Every stream holds exactly the truth's ids, each at its latest rev."""
+    for stream in streams:
+        expected = stream_truth(truth, stream)
+        got = seen.get(stream, {})
+        missing = sorted(set(expected) - set(got))[:5]
+        extra = sorted(set(got) - set(expected))[:5]
+        assert not missing and not extra, f"{stream}: missing {missing}, unexpected {extra}"
+        stale = [i for i, rev in expected.items() if rev is not None and not _same(got[i], rev)]
+        assert not stale, f"{stream}: records at an old rev: {stale[:5]}"
+
+
+def _same(got: Any, want: Any) -> bool:
+    """Equal revs; or, for streams whose truth holds `updated` (messages), equal instants."""
+    if isinstance(want, str):
+        return isinstance(got, str) and timestamps.parse(got) == timestamps.parse(want)
+    return bool(got == want)

@@ -7,6 +7,9 @@ import pytest
 from heymarket_sandbox import Sandbox
 from tests.tap_runner import run_tap, sandbox_config, truth_ids
 
+# Runs the tap as a subprocess against the sandbox: not in `make unit`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["jwt", "legacy-api-key"])
 def test_auth_methods_sync_everything(legacy: bool) -> None:

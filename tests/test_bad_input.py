@@ -123,8 +123,20 @@ def test_unparsable_updated_stops_the_sync_clearly() -> None:
             '{"bookmarks": {"contacts": {"walk": {"cursor": "soon"}}}}',
             "state.bookmarks.contacts.walk.cursor",
         ),
+        (
+            '{"bookmarks": {"contacts": {"revs_at_bookmark": [[1, 2], [3, "4"]]}}}',
+            "state.bookmarks.contacts.revs_at_bookmark[1] must be an [id, rev] pair",
+        ),
     ],
-    ids=["not-json", "list", "bookmarks-list", "stream-number", "bad-bookmark", "bad-walk"],
+    ids=[
+        "not-json",
+        "list",
+        "bookmarks-list",
+        "stream-number",
+        "bad-bookmark",
+        "bad-walk",
+        "bad-revs",
+    ],
 )
 def test_corrupt_state_files(state_text: str, expected: str) -> None:
     with Sandbox(contacts=20) as sb, tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,7 @@ import json
 
 from heymarket_dev.generated import CATALOG, discovered_catalog, render_catalog
 from heymarket_sandbox import Sandbox
-from tests.tap_runner import run_tap, sandbox_config
+from tests.tap_runner import STREAMS, run_tap, sandbox_config
 
 
 def test_catalog_file_matches_discovery() -> None:
@@ -19,7 +19,15 @@ def test_catalog_file_matches_discovery() -> None:
 def test_catalog_has_the_documented_streams_and_keys() -> None:
     catalog = json.loads(CATALOG.read_text())
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert set(streams) == {"contacts", "contact_fields", "tags"}
+    # The streams built from the contacts walk (contact_streams.py) have their own keys.
+    children = {"contact_field_values": ["contact_id", "field_id"], "contact_status": ["id"]}
+    # delete_sweeps: one row per stream swept for deletes (tap_heymarket/deletes.py).
+    assert set(streams) == set(STREAMS) | set(children) | {"delete_sweeps"}
+    assert streams["delete_sweeps"]["key_properties"] == ["stream"]
+    assert streams["delete_sweeps"]["replication_method"] == "FULL_TABLE"
+    for name, keys in children.items():
+        assert streams[name]["key_properties"] == keys, name
+        assert streams[name]["replication_method"] == "INCREMENTAL", name
     contacts = streams["contacts"]
     assert contacts["key_properties"] == ["id"]
     assert contacts["replication_key"] == "updated"
@@ -59,7 +67,12 @@ def test_catalog_has_the_documented_streams_and_keys() -> None:
     assert props["custom"]["additionalProperties"] == {"type": ["string", "null"]}
     assert "color" in streams["tags"]["schema"]["properties"]
     assert "tag" in streams["tags"]["schema"]["properties"]
-    assert streams["contact_fields"]["replication_method"] == "FULL_TABLE"
+    for name in ("contact_fields", "inboxes", "team_members", "surveys"):
+        assert streams[name]["replication_method"] == "FULL_TABLE", name
+    for name in ("contacts", "tags", "templates"):
+        assert streams[name]["replication_key"] == "updated", name
+    for name in STREAMS:
+        assert streams[name]["key_properties"] == ["id"], name
     text = CATALOG.read_text()
     assert "sandbox-secret" not in text
 
@@ -75,8 +88,9 @@ def _set(catalog: dict, stream: str, breadcrumb: list, selected: bool) -> None:
 
 def test_stream_and_property_selection() -> None:
     catalog = copy.deepcopy(json.loads(CATALOG.read_text()))
-    _set(catalog, "tags", [], False)
-    _set(catalog, "contact_fields", [], False)
+    for stream in [s["tap_stream_id"] for s in catalog["streams"]]:
+        if stream != "contacts":
+            _set(catalog, stream, [], False)
     for field in ("email", "id", "updated"):
         _set(catalog, "contacts", ["properties", field], False)
     with Sandbox(contacts=200, seed=3) as sb:

@@ -18,6 +18,9 @@ import pytest
 from heymarket_sandbox import Sandbox
 from tests.tap_runner import run_tap, sandbox_config, truth_ids
 
+# Runs the tap as a subprocess against the sandbox: not in `make unit`.
+pytestmark = pytest.mark.slow
+
 CONTACTS = 1500
 PAGE_SIZE = 150
 CLAMP = 100

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+
+import pytest
+
 from heymarket_sandbox import Sandbox
 from tap_heymarket import timestamps
 from tests.tap_runner import run_tap, sandbox_config, truth_ids
+
+# Runs the tap as a subprocess against the sandbox: not in `make unit`.
+pytestmark = pytest.mark.slow
 
 
 def _updated(record: dict) -> str:
@@ -26,28 +33,29 @@ def test_incremental_sequence() -> None:
         assert "walk" not in state["bookmarks"]["contacts"]
         assert "progress_markers" not in state["bookmarks"]["contacts"]
 
-        # Same state again: only the boundary contacts (updated == bookmark) come back.
-        again = run_tap(config, state=state)
-        assert again.returncode == 0, again.stderr[-2000:]
         at_bookmark = {
             int(i)
             for i, u in truth["updated"].items()
             if timestamps.normalize(timestamps.parse(u)) == bookmark
         }
-        assert set(again.ids()) == at_bookmark
-        assert all(_updated(r) >= bookmark for r in again.records.get("contacts", []))
+        kept = state["bookmarks"]["contacts"]["revs_at_bookmark"]
+        assert {i for i, _ in kept} == at_bookmark
+
+        # Same state again: nothing comes back, not even the contacts at the bookmark.
+        again = run_tap(config, state=state)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert again.ids() == []
         assert again.bookmark() == bookmark
 
-        # k contacts change and m appear: the next run brings exactly those (plus the
-        # boundary), each at its new rev, and nothing older than the bookmark.
+        # k contacts change and m appear: the next run brings exactly those, each at its
+        # new rev, and nothing older than the bookmark.
         changed = sb.mutate(n=9, new=4)
         after = run_tap(config, state=again.final_state)
         assert after.returncode == 0, after.stderr[-2000:]
         truth2 = sb.truth()
         got = {r["id"]: r["rev"] for r in after.records["contacts"]}
         expected = set(changed["updated_ids"]) | set(changed["created_ids"])
-        assert expected <= set(got)
-        assert set(got) - expected <= at_bookmark
+        assert sorted(after.ids()) == sorted(expected)
         for contact_id in expected:
             assert got[contact_id] == truth2["contacts"][str(contact_id)]
         assert all(_updated(r) >= bookmark for r in after.records["contacts"])
@@ -108,3 +116,50 @@ def test_changes_during_the_run_arrive_by_the_next_run() -> None:
     assert latest == {int(k): v for k, v in truth["contacts"].items()}
     # Only contacts that changed during the first run may appear twice in it.
     assert len(first.duplicates()) <= sum(1 for v in truth["contacts"].values() if v > 1)
+
+
+def test_an_unchanged_rerun_emits_nothing() -> None:
+    """The records at the bookmark are kept in STATE by (id, rev) and not emitted again.
+
+    With timestamps in whole seconds, one batch of edits shares one `updated`: here 250
+    contacts, more than the sandbox's clamped page of 100, so the group at the bookmark is
+    read by `page` offsets. Tags (30 per page) go through the same walk.
+    """
+    with Sandbox(contacts=1500, seed=11, precision="seconds", max_limit=100, page="zero") as sb:
+        top_group = sb.mutate(n=250, new=0)["updated_ids"]
+        config = sandbox_config(sb.url, page_size=150)
+        first = run_tap(config)
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert set(first.ids()) == truth_ids(sb.truth())
+        state = first.final_state
+        assert state is not None
+        kept = state["bookmarks"]["contacts"]["revs_at_bookmark"]
+        assert sorted(i for i, _ in kept) == sorted(top_group)
+
+        again = run_tap(config, state=state)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert again.ids("contacts") == []
+        assert again.ids("tags") == []
+        for stream in ("contacts", "tags"):
+            assert again.final_state["bookmarks"][stream] == state["bookmarks"][stream]
+
+        # A state written before `revs_at_bookmark` existed works as it did: the group at
+        # the bookmark comes again once, and the state gains the set.
+        old = copy.deepcopy(state)
+        del old["bookmarks"]["contacts"]["revs_at_bookmark"]
+        old_run = run_tap(config, state=old)
+        assert old_run.returncode == 0, old_run.stderr[-2000:]
+        assert sorted(old_run.ids()) == sorted(top_group)
+        assert old_run.final_state["bookmarks"]["contacts"] == state["bookmarks"]["contacts"]
+
+        changed = sb.mutate(n=9, new=4)
+        after = run_tap(config, state=again.final_state)
+        assert after.returncode == 0, after.stderr[-2000:]
+        truth = sb.truth()
+    expected = set(changed["updated_ids"]) | set(changed["created_ids"])
+    assert len(expected) == 13
+    assert sorted(after.ids()) == sorted(expected)
+    assert {r["id"]: r["rev"] for r in after.records["contacts"]} == {
+        i: truth["contacts"][str(i)] for i in expected
+    }
+    assert after.ids("tags") == []

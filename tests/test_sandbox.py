@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +21,8 @@ import pytest
 import requests
 
 from heymarket_sandbox import API_KEY, SECRET_ID, SECRET_KEY, Sandbox
+from heymarket_sandbox.__main__ import build_parser
+from heymarket_sandbox.config import coerce
 
 REPO = Path(__file__).resolve().parents[1]
 MILLIS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -51,6 +54,44 @@ CONTACT_KEYS = {
     "note",
     "contact_channels",
 }
+
+INBOX_KEYS = {
+    "id",
+    "name",
+    "team",
+    "members",
+    "phone",
+    "phones",
+    "auto_assignable",
+    "forward_number",
+    "widget_code",
+    "widget_settings",
+    "allowed_domains",
+    "invited",
+    "bco_chats",
+    "op",
+    "rev",
+}
+TEMPLATE_KEYS = {
+    "id",
+    "name",
+    "local_id",
+    "content",
+    "team_id",
+    "creator_id",
+    "shared",
+    "created",
+    "updated",
+    "rev",
+    "archived",
+}
+SURVEY_KEYS = {"id", "name", "type", "question", "created", "updated"}
+NEW_ENDPOINTS = [
+    ("GET", "/v1/inboxes"),
+    ("GET", "/v1/team"),
+    ("POST", "/v1/templates"),
+    ("POST", "/v1/surveys"),
+]
 
 
 def b64url(raw: bytes) -> str:
@@ -175,11 +216,11 @@ def test_count_fields_inboxes_team(http, shared):
     assert isinstance(fields, list) and len(fields) == 12
     assert all(set(f) == {"id", "title"} and isinstance(f["id"], int) for f in fields)
     inboxes = http.get(shared.url + "/v1/inboxes", headers=auth(), timeout=30).json()
-    assert len(inboxes) == 3
-    assert all(set(i) == {"id", "name", "phone", "team_id", "created"} for i in inboxes)
+    assert len(inboxes) == 4  # the inboxes switch; shapes in test_inboxes_shape
+    assert all(set(i) >= INBOX_KEYS for i in inboxes)
     team = http.get(shared.url + "/v1/team", headers=auth(), timeout=30).json()
     assert set(team) == {"id", "name", "list_size", "members"}
-    assert len(team["members"]) == 5
+    assert len(team["members"]) == 8  # the members switch
     assert all(set(m) == {"id", "name", "role"} for m in team["members"])
 
 
@@ -793,3 +834,370 @@ def test_sandbox_process_mode(http):
         assert sb.config()["cursor"] == "inclusive"
         assert sb.mutate(n=1, new=0)["updated_ids"]
         assert sb.stats()["requests"] == 1
+
+
+# --------------------------------------------------------------------------- other resources
+def call(http, sb, method, path, body=None, headers=None):
+    if method == "GET":
+        return http.get(sb.url + path, headers=auth() if headers is None else headers, timeout=30)
+    return post(http, sb, path, body, headers)
+
+
+def get(http, sb, path):
+    r = call(http, sb, "GET", path)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def templates(http, sb, **body):
+    r = post(http, sb, "/v1/templates", body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def surveys(http, sb, **body):
+    r = post(http, sb, "/v1/surveys", body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def all_templates(http, sb):
+    """Every listed template, by page offsets inside one (absent) date filter."""
+    sb.configure(page="zero")
+    out = []
+    for page in range(100):
+        chunk = templates(http, sb, page=page)
+        if not chunk:
+            return out
+        out += chunk
+    raise AssertionError("templates never ended")
+
+
+@pytest.mark.parametrize(("method", "path"), NEW_ENDPOINTS)
+def test_new_endpoints_auth(http, shared, method, path):
+    for headers in ({}, {"Authorization": "Bearer " + jwt(secret_key="wrong-key")}):
+        r = call(http, shared, method, path, headers=headers)
+        assert r.status_code == 401 and r.json()["error"] == "unauthorized"
+        assert r.json()["request_id"] == r.headers["X-Request-Id"]
+    ok = call(http, shared, method, path)
+    assert ok.status_code == 200 and ok.headers["X-Request-Id"].startswith("req_")
+    assert call(http, shared, method, path, headers=auth(API_KEY)).status_code == 200
+    other = "POST" if method == "GET" else "GET"
+    assert call(http, shared, other, path).status_code == 404
+
+
+def test_new_endpoints_share_the_plumbing(http):
+    with Sandbox(contacts=20, force_status=503) as sb:
+        for method, path in NEW_ENDPOINTS:
+            r = call(http, sb, method, path, headers={})
+            assert r.status_code == 503 and r.json()["request_id"] == r.headers["X-Request-Id"]
+        sb.configure(force_status=0, force_body="object")
+        for method, path in NEW_ENDPOINTS:
+            body = call(http, sb, method, path).json()
+            assert isinstance(body, dict) and ("data" in body) == (path != "/v1/team")
+        sb.configure(force_body="html")
+        r = call(http, sb, "POST", "/v1/surveys")
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+        sb.configure(force_body="", fault_5xx=1.0)
+        for method, path in NEW_ENDPOINTS:
+            assert call(http, sb, method, path).status_code in (500, 502, 503)
+        sb.configure(fault_5xx=0.0, rate_limit=10)  # a bucket of one token
+        codes = [call(http, sb, method, path).status_code for method, path in NEW_ENDPOINTS]
+        assert codes == [200, 429, 429, 429]
+        by_path = sb.stats()["by_path"]
+        assert all(path in by_path for _, path in NEW_ENDPOINTS)
+
+
+def test_inboxes_shape(http, shared):
+    team = get(http, shared, "/v1/team")
+    member_ids = {m["id"] for m in team["members"]}
+    inboxes = get(http, shared, "/v1/inboxes")
+    assert isinstance(inboxes, list) and len(inboxes) == 4
+    for i in inboxes:
+        assert set(i) >= INBOX_KEYS
+        assert set(i) - INBOX_KEYS >= {"business_hours", "auto_close"}  # undocumented extras
+        assert isinstance(i["id"], int) and i["team"] == team["id"]
+        assert i["members"] and set(i["members"]) <= member_ids
+        assert i["phone"].isdigit() and i["phone"] in i["phones"]
+        assert all(isinstance(p, str) and p.isdigit() for p in i["phones"])
+        assert i["forward_number"] is None or i["forward_number"].isdigit()
+        assert isinstance(i["widget_code"], str) and isinstance(i["widget_settings"], dict)
+        assert all(isinstance(d, str) for d in i["allowed_domains"])
+        assert isinstance(i["auto_assignable"], bool) and isinstance(i["bco_chats"], bool)
+        assert isinstance(i["op"], str) and i["rev"] >= 1
+        assert isinstance(i["invited"], bool) or all(isinstance(x, str) for x in i["invited"])
+    assert {type(i["invited"]) for i in inboxes} == {bool, list}
+    assert {i["forward_number"] is None for i in inboxes} == {True, False}
+    assert len({i["id"] for i in inboxes}) == 4
+    inbox_ids = {c["inbox_id"] for c in contacts(http, shared, limit=1000)}
+    assert inbox_ids <= {i["id"] for i in inboxes}
+    assert shared.truth()["streams"]["inboxes"] == {
+        "count": 4,
+        "ids": {str(i["id"]): i["rev"] for i in inboxes},
+        "without_members": [],
+    }
+
+
+def test_team_object(http, shared):
+    team = get(http, shared, "/v1/team")
+    assert isinstance(team, dict) and set(team) == {"id", "name", "list_size", "members"}
+    assert team["list_size"] == 1000
+    ids = [m["id"] for m in team["members"]]
+    assert len(set(ids)) == len(ids) == 8
+    assert all(set(m) == {"id", "name", "role"} for m in team["members"])
+    assert all(isinstance(m["role"], str) and isinstance(m["name"], str) for m in team["members"])
+    streams = shared.truth()["streams"]
+    assert streams["team"] == {"count": 1, "ids": {str(team["id"]): None}}
+    assert streams["team_members"] == {"count": 8, "ids": {str(i): None for i in ids}}
+
+
+def test_inbox_and_member_switches(http):
+    with Sandbox(contacts=300, seed=2) as sb:
+        page = post(http, sb, "/v1/contacts", {"limit": 300}).content
+        inboxes = get(http, sb, "/v1/inboxes")
+        assert len(inboxes) == 4 and all(i["members"] for i in inboxes)
+        sb.configure(empty_inbox=True)
+        more = get(http, sb, "/v1/inboxes")
+        assert len(more) == 5 and more[:4] == inboxes and more[4]["members"] == []
+        assert sb.truth()["streams"]["inboxes"]["without_members"] == [more[4]["id"]]
+        sb.configure(inboxes=12, members=20, empty_inbox=0)
+        inboxes = get(http, sb, "/v1/inboxes")
+        team = get(http, sb, "/v1/team")
+        member_ids = {m["id"] for m in team["members"]}
+        assert len(member_ids) == 20 and len({i["id"] for i in inboxes}) == 12
+        assert all(i["members"] and set(i["members"]) <= member_ids for i in inboxes)
+        sb.configure(inboxes=0, members=2)
+        assert get(http, sb, "/v1/inboxes") == []
+        assert len(get(http, sb, "/v1/team")["members"]) == 2
+        # contacts never depend on these switches
+        assert post(http, sb, "/v1/contacts", {"limit": 300}).content == page
+        for bad in ({"empty_inbox": "maybe"}, {"members": 0}, {"inboxes": -1}):
+            r = http.post(sb.url + "/__sandbox/config", json=bad, timeout=30)
+            assert r.status_code == 400 and r.json()["error"] == "bad_data"
+
+
+def test_templates_shape_and_cap(http, shared):
+    team = get(http, shared, "/v1/team")
+    members = {m["id"] for m in team["members"]}
+    first = templates(http, shared)
+    assert len(first) == 30
+    assert templates(http, shared, limit=500) == first  # at most 30, whatever limit says
+    assert templates(http, shared, limit=7) == first[:7]  # a smaller limit is honoured
+    keys = [(t["updated"], t["id"]) for t in first]
+    assert keys == sorted(keys, reverse=True)
+    for t in first:
+        assert set(t) == TEMPLATE_KEYS
+        assert set(t["content"]) == {"text", "gallery"} and isinstance(t["content"]["text"], str)
+        assert all(isinstance(g, str) for g in t["content"]["gallery"])
+        assert MILLIS_RE.match(t["created"]) and MILLIS_RE.match(t["updated"])
+        assert t["created"] <= t["updated"] and t["rev"] >= 1
+        assert isinstance(t["archived"], bool) and isinstance(t["shared"], bool)
+        assert t["team_id"] == team["id"] and t["creator_id"] in members
+        assert isinstance(t["local_id"], str)
+    for bad in ({"limit": 0}, {"limit": "5"}, {"date": "soon"}, {"date": 5}):
+        assert post(http, shared, "/v1/templates", bad).status_code == 400
+
+
+def test_templates_ties_across_pages(http):
+    with Sandbox(contacts=10, seed=1, template_tie=36) as sb:
+        truth = sb.truth()["streams"]["templates"]
+        every = all_templates(http, sb)
+        assert len(every) == truth["count"] == 75
+        assert {str(t["id"]): t["rev"] for t in every} == truth["ids"]
+        counts = Counter(t["updated"] for t in every)
+        big = max(counts, key=counts.__getitem__)
+        assert counts[big] > 30  # a tie group larger than a page
+        assert every[29]["updated"] == every[30]["updated"]  # one straddles the first boundary
+        # strict cursor: each group a page boundary cuts loses the rest of its members
+        sb.configure(page="ignore")
+        seen, date = set(), None
+        for _ in range(20):
+            page = templates(http, sb, **({} if date is None else {"date": date}))
+            if not page:
+                break
+            assert all(date is None or t["updated"] < date for t in page)
+            seen |= {t["id"] for t in page}
+            date = page[-1]["updated"]
+        by_id = {t["id"]: t for t in every}
+        missing = set(by_id) - seen
+        assert every[30]["id"] in missing
+        assert all(counts[by_id[m]["updated"]] > 1 for m in missing)  # lost only in ties
+        # inclusive cursor: the big group fills the page and the cursor never moves
+        sb.configure(cursor="inclusive")
+        page = templates(http, sb, date=big)
+        assert [t["updated"] for t in page] == [big] * 30
+        assert templates(http, sb, date=page[-1]["updated"]) == page
+        # page offsets inside the date filter reach the whole group
+        sb.configure(page="one")
+        group = templates(http, sb, date=big, page=1) + templates(http, sb, date=big, page=2)
+        assert {t["id"] for t in group if t["updated"] == big} == {
+            t["id"] for t in every if t["updated"] == big
+        }
+        sb.configure(cursor="strict")
+        below = templates(http, sb, date=big)
+        assert below and all(t["updated"] < big for t in below)
+
+
+def test_archived_templates_switch(http):
+    with Sandbox(contacts=10, seed=4) as sb:
+        listed = all_templates(http, sb)
+        archived = {t["id"] for t in listed if t["archived"]}
+        assert archived and len(archived) < len(listed)
+        truth = sb.truth()["streams"]["templates"]
+        assert truth["archived_templates"] == "listed" and truth["not_listed"] == []
+        assert truth["archived"] == sorted(archived)
+        assert set(truth["ids"]) == {str(t["id"]) for t in listed}
+        sb.configure(archived_templates="hidden")
+        hidden = all_templates(http, sb)
+        assert not any(t["archived"] for t in hidden)
+        assert {t["id"] for t in hidden} == {t["id"] for t in listed} - archived
+        truth = sb.truth()["streams"]["templates"]
+        assert truth["archived_templates"] == "hidden"
+        assert truth["not_listed"] == truth["archived"] == sorted(archived)
+        assert truth["ids"] == {str(t["id"]): t["rev"] for t in hidden}
+        assert truth["count"] == len(hidden)
+
+
+def test_mutate_templates(http):
+    with Sandbox(contacts=50, seed=2) as sb:
+        before = sb.truth(updated=True)
+        newest = max(before["streams"]["templates"]["updated"].values())
+        out = sb.mutate(n=0, new=0, templates=4)
+        assert out["updated_ids"] == [] and out["created_ids"] == []
+        assert len(set(out["template_ids"])) == 4
+        after = sb.truth()
+        assert after["contacts"] == before["contacts"]
+        old_revs, new_revs = before["streams"]["templates"]["ids"], after["streams"]["templates"]
+        for tid in out["template_ids"]:
+            assert new_revs["ids"][str(tid)] == old_revs[str(tid)] + 1
+        first = templates(http, sb, limit=4)
+        assert {t["id"] for t in first} == set(out["template_ids"])
+        assert all(t["updated"] > newest for t in first)
+        assert len({t["updated"] for t in first}) == 4  # millis: distinct, increasing
+        # the mutate_templates switch is the default, also for contacts-only calls
+        sb.configure(mutate_templates=2)
+        assert len(sb.mutate(n=1, new=0)["template_ids"]) == 2
+        assert sb.stats()["mutations"] == 2
+        r = http.post(sb.url + "/__sandbox/mutate", json={"templates": -1}, timeout=30)
+        assert r.status_code == 400
+        # rebuilding templates keeps the contacts and their mutations
+        mutated = sb.truth()["contacts"]
+        sb.configure(templates=10)
+        truth = sb.truth()
+        assert truth["streams"]["templates"]["count"] == 10 and truth["contacts"] == mutated
+
+
+def test_surveys_paging(http):
+    with Sandbox(contacts=10, seed=1) as sb:
+        pages = [surveys(http, sb, page=p) for p in (1, 2, 3, 4)]
+        assert [len(p) for p in pages] == [10, 10, 3, 0]  # default limit 10, then empty
+        every = pages[0] + pages[1] + pages[2]
+        for s in every:
+            assert set(s) == SURVEY_KEYS and s["type"] in ("nps", "csat")
+            assert isinstance(s["question"], str) and isinstance(s["id"], int)
+            assert MILLIS_RE.match(s["created"]) and s["created"] <= s["updated"]
+        assert {s["type"] for s in every} == {"nps", "csat"}
+        keys = [(s["created"], s["id"]) for s in every]
+        assert keys == sorted(keys, reverse=True)
+        assert sb.truth()["streams"]["surveys"] == {
+            "count": 23,
+            "ids": {str(s["id"]): None for s in every},
+        }
+        assert surveys(http, sb) == surveys(http, sb, page=0) == pages[0]  # survey_page0=first
+        assert surveys(http, sb, limit=5, page=2) == every[5:10]
+        sb.configure(max_limit=4)  # clamped: a short page is not the last one
+        assert surveys(http, sb, limit=10, page=1) == every[:4]
+        assert surveys(http, sb, limit=10, page=2) == every[4:8]
+        sb.configure(max_limit=0, survey_page0="error")
+        for body in ({}, {"page": 0}, {"limit": 5}):
+            r = post(http, sb, "/v1/surveys", body)
+            assert r.status_code == 400 and r.json()["error"] == "bad_data"
+        assert surveys(http, sb, page=1) == pages[0]
+        for bad in ({"page": -1}, {"page": "1"}, {"page": 1.5}, {"page": 1, "limit": 0}):
+            assert post(http, sb, "/v1/surveys", bad).status_code == 400
+        sb.configure(surveys=0)
+        assert surveys(http, sb, page=1) == []
+
+
+def test_truth_streams(http, shared):
+    truth = shared.truth()
+    streams = truth["streams"]
+    assert set(streams) == {
+        "contacts",
+        "contact_fields",
+        "tags",
+        "inboxes",
+        "team",
+        "team_members",
+        "templates",
+        "surveys",
+        "messages",
+        "conversations",
+    }
+    for name, entry in streams.items():
+        assert entry["count"] == len(entry["ids"]), name
+        assert all(isinstance(k, str) and k.isdigit() for k in entry["ids"]), name
+        # Messages and conversations have no rev: their truth holds each `updated` string.
+        kind = str if name in ("messages", "conversations") else int
+        assert all(v is None or isinstance(v, kind) for v in entry["ids"].values()), name
+    # `deleted`: ids removed by POST /__sandbox/delete (tests/test_sandbox_deletes.py).
+    assert streams["contacts"] == {"count": truth["count"], "ids": truth["contacts"], "deleted": []}
+    assert streams["tags"] == {"count": truth["tag_count"], "ids": truth["tags"], "deleted": []}
+    fields = post(http, shared, "/v1/contact-fields").json()
+    assert streams["contact_fields"]["ids"] == {str(f["id"]): None for f in fields}
+    assert streams["contact_fields"]["deleted"] == truth["deleted_contact_fields"]
+    assert all(v is not None for v in streams["templates"]["ids"].values())
+    full = shared.truth(updated=True)["streams"]
+    assert full["contacts"]["updated"] == shared.truth(updated=True)["updated"]
+    for name in ("contacts", "tags", "templates", "surveys"):
+        assert set(full[name]["updated"]) == set(full[name]["ids"]), name
+    assert "updated" not in streams["templates"]
+
+
+def test_nul_characters_in_contacts(http, shared):
+    r = post(http, shared, "/v1/contacts", {"limit": 1000})
+    assert b"\\u0000" in r.content  # JSON escapes U+0000
+    page = r.json()
+    nul = set(shared.truth()["nul_contacts"])
+    assert 5 <= len(nul) <= 60  # about 1 in 50
+    names = ("first", "last", "display_name")
+    in_names = {c["id"] for c in page if any("\x00" in (c[k] or "") for k in names)}
+    assert in_names == nul
+    assert any("\x00" in v for c in page for v in c["custom"].values())
+    assert any("\x00" in n["text"] for c in page for n in c["note"])
+    assert all(c["id"] in nul for c in page if "\\u0000" in json.dumps(c))
+
+
+def test_switch_parsing():
+    p = build_parser()
+    assert p.parse_args(["--empty-inbox"]).empty_inbox is True
+    assert p.parse_args(["--empty-inbox", "0"]).empty_inbox is False
+    assert p.parse_args([]).empty_inbox is False
+    flags = ["--inboxes", "2", "--members", "3", "--templates", "40", "--surveys", "5"]
+    flags += ["--archived-templates", "hidden", "--survey-page0", "error"]
+    flags += ["--mutate-templates", "1"]
+    args = p.parse_args(flags)
+    assert (args.inboxes, args.members, args.templates, args.surveys) == (2, 3, 40, 5)
+    assert (args.archived_templates, args.survey_page0, args.mutate_templates) == (
+        "hidden",
+        "error",
+        1,
+    )
+    assert coerce("empty_inbox", "True") is True and coerce("empty_inbox", 0) is False
+    for name, bad in (("empty_inbox", "maybe"), ("empty_inbox", 2), ("survey_page0", "zero")):
+        with pytest.raises(ValueError):
+            coerce(name, bad)
+
+
+def test_new_resources_deterministic(http):
+    with (
+        Sandbox(contacts=10, seed=5) as a,
+        Sandbox(contacts=10, seed=5) as b,
+        Sandbox(contacts=10, seed=6, precision="seconds") as c,
+    ):
+        for method, path in NEW_ENDPOINTS:
+            ra = call(http, a, method, path).content
+            assert ra == call(http, b, method, path).content, path
+            assert ra != call(http, c, method, path).content, path
+        for item in templates(http, c) + surveys(http, c) + get(http, c, "/v1/inboxes"):
+            assert SECONDS_RE.match(item["created"])

@@ -17,6 +17,9 @@ import pytest
 from heymarket_sandbox import Sandbox
 from tests.tap_runner import JWT_PREFIX, REPO_ROOT, TAP, clean_env, run_tap
 
+# Runs the tap as a subprocess against the sandbox: not in `make unit`.
+pytestmark = pytest.mark.slow
+
 SECRET_ID = "sid-Zq81-distinctive"
 SECRET_KEY = "skey-Hh42-VERY-distinctive"
 API_KEY = "apikey-Pp77-distinctive"
@@ -66,16 +69,27 @@ def test_no_secret_in_any_output(switches: dict, auth: dict) -> None:
 
 
 def test_no_secret_in_about_discovery_catalog_or_project_files() -> None:
-    config = {"api_secret_id": SECRET_ID, "api_secret_key": SECRET_KEY, "api_key": API_KEY}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "config.json"
-        path.write_text(json.dumps(config))
+    # Discovery with credentials reads the custom fields (one request), so it runs against
+    # the sandbox, once per auth method (a config with both is refused before any request).
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Sandbox(contacts=10, secret_id=SECRET_ID, secret_key=SECRET_KEY, api_key=API_KEY) as sb,
+    ):
+        jwt = Path(tmp) / "jwt.json"
+        jwt.write_text(
+            json.dumps(
+                {"api_url": sb.url, "api_secret_id": SECRET_ID, "api_secret_key": SECRET_KEY}
+            )
+        )
+        legacy = Path(tmp) / "legacy.json"
+        legacy.write_text(json.dumps({"api_url": sb.url, "api_key": API_KEY}))
         outputs = []
         for args in (
             ["--about"],
             ["--about", "--format=json"],
             ["--about", "--format=markdown"],
-            ["--discover", "--config", str(path)],
+            ["--discover", "--config", str(jwt)],
+            ["--discover", "--config", str(legacy)],
         ):
             proc = subprocess.run(
                 [*TAP, *args],

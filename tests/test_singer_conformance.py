@@ -8,6 +8,9 @@ from heymarket_sandbox import Sandbox
 from tests.singer_check import SingerViolation, check_messages
 from tests.tap_runner import run_tap, sandbox_config
 
+# Runs the tap as a subprocess against the sandbox: not in `make unit`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize(
     "switches",

@@ -14,6 +14,10 @@ also run against any Postgres a developer already has (they only create and drop
 named heymarket_e2e_*). Without PGHOST the session starts a throwaway server itself with
 scripts/postgres_ci.sh if the PostgreSQL binaries are installed; without those it FAILS.
 
+The sandbox puts U+0000 in some contacts' names, custom values and note texts
+(`truth()["nul_contacts"]`): DuckDB must keep them, Postgres must hold U+FFFD in their place
+(docs/warehouses.md, "NUL characters"), and every row must load.
+
 The warehouses are read with scripts/wh_query.py under each loader's own venv (the project's
 .venv has neither duckdb nor psycopg). The plugins are installed by `meltano install`.
 """
@@ -23,69 +27,72 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import unicodedata
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 from heymarket_dev.meltano import (
+    DUCKDB_SCHEMA,
     MELTANO,
     ROOT,
+    TABLES,
     TAP_EXE,
+    PostgresUnavailableError,
     clean_env,
     meltano_cmd,
     meltano_install,
     meltano_run,
+    postgres_server,
+    selected_streams,
     tail,
+    truth_counts,
 )
 from heymarket_sandbox import Sandbox
 
+pytestmark = pytest.mark.slow
+
 CONTACTS = 3000
 SEED = 7
-TRUTH_COUNT_KEY = {
-    "contacts": "count",
-    "contact_fields": "contact_field_count",
-    "tags": "tag_count",
-}
 WAREHOUSES = ("duckdb", "postgres")
 COUNTS = "count(*), count(DISTINCT id), count(*) - count(id)"
+#: contact_field_values has a two-column key, no `id`.
+FIELD_VALUES = "contact_field_values"
+FIELD_VALUE_COUNTS = (
+    "count(*), count(DISTINCT CAST(contact_id AS VARCHAR) || '/' || field_id), "
+    "count(*) - count(contact_id)"
+)
 WH_QUERY = ROOT / "scripts" / "wh_query.py"
-POSTGRES_CI = ROOT / "scripts" / "postgres_ci.sh"
+CATALOG = json.loads((ROOT / "catalog" / "catalog.json").read_text())
 LOADER_PYTHON = {
     "duckdb": ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python",
     "postgres": ROOT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "python",
 }
 DRIVER = {"duckdb": "duckdb, target_duckdb", "postgres": "psycopg, target_postgres"}
 
-# "Contacts with custom field <title> = <value> AND tag <name>", as in docs/warehouses.md.
-# {c}, {f}: the contacts and contact_fields tables.
-FILTER_SQL = {
-    "duckdb": """
-        SELECT c.id
-        FROM {c} AS c
-        JOIN {f} AS f ON f.title = ?
-        WHERE c.custom ->> ('$."' || CAST(f.id AS VARCHAR) || '"') = ?
-          AND list_contains(c.tags ->> '$[*].name', ?)
-        ORDER BY c.id
-    """,
-    "postgres": """
-        SELECT c.id
-        FROM {c} AS c
-        JOIN {f} AS f ON f.title = %s
-        WHERE c.custom ->> f.id::text = %s
-          AND EXISTS (SELECT 1 FROM unnest(c.tags) AS t(tag) WHERE t.tag ->> 'name' = %s)
-        ORDER BY c.id
-    """,
-}
+
+def documented_filter_sql() -> dict[str, str]:
+    """The two "Loyalty tier = Gold AND tag VIP" queries of docs/warehouses.md, with the three
+    literals as parameters and the schema as `{schema}`: the test runs what the doc shows."""
+    text = (ROOT / "docs" / "warehouses.md").read_text()
+    found = {}
+    for label, kind, ph in (("DuckDB", "duckdb", "?"), ("PostgreSQL", "postgres", "%s")):
+        match = re.search(rf"^{label}:\n\n```sql\n(.*?)```", text, re.S | re.M)
+        assert match, f"docs/warehouses.md lacks the {label} query"
+        sql = match.group(1).strip().rstrip(";")
+        for literal in ("'Loyalty tier'", "'Gold'", "'VIP'"):
+            assert sql.count(literal) == 1, (label, literal)
+            sql = sql.replace(literal, ph)
+        assert sql.count("heymarket.") == 2, (label, "expected heymarket.contacts, .contact_fields")
+        found[kind] = sql.replace("heymarket.", "{schema}.")
+    return found
 
 
 # --------------------------------------------------------------------------- Postgres server
@@ -94,40 +101,11 @@ FILTER_SQL = {
 @pytest.fixture(scope="session")
 def postgres_env() -> Iterator[dict[str, str]]:
     """libpq variables of a Postgres to load into: the configured one, or a throwaway one."""
-    if os.environ.get("PGHOST"):
-        yield {
-            k: os.environ[k]
-            for k in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
-            if k in os.environ
-        }
-        return
-    have_binaries = shutil.which("initdb") or any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not have_binaries:
-        pytest.fail(
-            "No Postgres for the warehouse tests: set PGHOST (and PGPORT, PGUSER, PGPASSWORD, "
-            "PGDATABASE) to a server these tests may create schemas in, or install the "
-            "PostgreSQL binaries (apt-get install -y postgresql) so the tests start their own "
-            "(`bash .ci/run` does both).",
-            pytrace=False,
-        )
-    # Not under pytest's tmp dir: as root the server runs as the `postgres` user, who cannot
-    # enter root's 0700 pytest-of-root directory. The script chowns this one.
-    workdir = Path(tempfile.mkdtemp(prefix="heymarket-test-pg-"))
-    proc = subprocess.run(
-        ["bash", str(POSTGRES_CI), "start", str(workdir)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        shutil.rmtree(workdir, ignore_errors=True)
-        pytest.fail(f"starting a throwaway Postgres failed:\n{proc.stderr[-3000:]}", pytrace=False)
     try:
-        env = dict(re.findall(r"^export (PG[A-Z]+)=(.*)$", proc.stdout, re.MULTILINE))
-        yield env
-    finally:
-        subprocess.run(["bash", str(POSTGRES_CI), "stop", str(workdir)], check=False)
-        shutil.rmtree(workdir, ignore_errors=True)
+        with postgres_server() as env:
+            yield env
+    except PostgresUnavailableError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 # --------------------------------------------------------------------------- Meltano plugins
@@ -165,11 +143,12 @@ class Warehouse:
             "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
         }
         if kind == "duckdb":
-            self.db = tmp / "heymarket.duckdb"
-            self.schema = "heymarket"
+            # Named like the project's file: the catalog is `warehouse`, so the two-part
+            # `heymarket.contacts` of the docs names the table (no ambiguity).
+            self.db = tmp / "warehouse.duckdb"
+            self.schema = DUCKDB_SCHEMA
             extra["TARGET_DUCKDB_FILEPATH"] = str(self.db)
-            # target-duckdb names the catalog after the file: qualify fully.
-            self.prefix = f'"heymarket"."{self.schema}"'
+            self.prefix = f'"{self.schema}"'
         else:
             self.schema = f"heymarket_e2e_{uuid.uuid4().hex[:12]}"
             self.query_env.update(pg)
@@ -191,6 +170,20 @@ class Warehouse:
 
     def placeholder(self) -> str:
         return "?" if self.kind == "duckdb" else "%s"
+
+    def invoke_loader(self, messages: list[dict]) -> None:
+        """`meltano invoke target-<kind>` with these Singer messages on stdin."""
+        proc = subprocess.run(
+            meltano_cmd("invoke", self.loader, env_file=self.env_file),
+            cwd=ROOT,
+            env=self.env,
+            input="".join(json.dumps(m) + "\n" for m in messages),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0, f"{self.loader} failed:\n{proc.stderr[-4000:]}"
 
     def run(self) -> None:
         proc = meltano_run(
@@ -229,34 +222,70 @@ class Warehouse:
 
     # ---- checks
 
+    def tables(self) -> list[str]:
+        (rows,) = self.query(
+            (
+                "SELECT table_name FROM information_schema.tables "
+                f"WHERE table_schema = {self.placeholder()} ORDER BY table_name",
+                [self.schema],
+            )
+        )
+        return [name for (name,) in rows]
+
     def table_stats(self) -> dict:
-        names = list(TRUTH_COUNT_KEY)
+        names = self.tables()
+        values = self.table(FIELD_VALUES)
         results = self.query(
-            *[(f"SELECT {COUNTS} FROM {self.table(t)}", []) for t in names],
+            *[
+                (f"SELECT {FIELD_VALUE_COUNTS if t == FIELD_VALUES else COUNTS} "
+                 f"FROM {self.table(t)}", [])
+                for t in names
+            ],
             (f"SELECT id, rev FROM {self.table('contacts')}", []),
             (f"SELECT id, rev FROM {self.table('tags')}", []),
             (f"SELECT id FROM {self.table('contact_fields')}", []),
             (f"SELECT CAST(max(_sdc_batched_at) AS VARCHAR) FROM {self.table('contacts')}", []),
-        )
+            (f"SELECT contact_id, field_id, value FROM {values}"
+             if FIELD_VALUES in names else "SELECT 1 WHERE 1 = 0", []),
+        )  # fmt: skip
         counts = {
             t: dict(zip(("rows", "distinct_ids", "null_ids"), r[0], strict=True))
             for t, r in zip(names, results, strict=False)
         }
+        rest = results[len(names) :]
         return {
             "tables": counts,
-            "contact_revs": {str(i): r for i, r in results[3]},
-            "tag_revs": {str(i): r for i, r in results[4]},
-            "contact_field_ids": sorted(int(i) for (i,) in results[5]),
-            "max_batched_at": results[6][0][0],
+            "contact_revs": {str(i): r for i, r in rest[0]},
+            "tag_revs": {str(i): r for i, r in rest[1]},
+            "contact_field_ids": sorted(int(i) for (i,) in rest[2]),
+            "max_batched_at": rest[3][0][0],
+            "field_values": {f"{c}/{f}": v for c, f, v in rest[4]},
         }
 
 
+def expected_tables(truth: dict) -> dict[str, int]:
+    """Rows per table a full run must load: every stream of the sandbox's truth that the tap
+    offers and meltano.yml selects (the sandbox also serves resources the tap does not
+    extract)."""
+    selected = selected_streams()
+    want = {s: n for s, n in truth_counts(truth).items() if s in selected}
+    assert set(TABLES) <= set(want), f"the truth lacks streams: {sorted(set(TABLES) - set(want))}"
+    return want
+
+
 def assert_matches_truth(stats: dict, truth: dict) -> None:
-    for table, key in TRUTH_COUNT_KEY.items():
+    want = expected_tables(truth)
+    assert set(stats["tables"]) == set(want), (
+        f"tables {sorted(stats['tables'])}, but the tap's streams in the truth are {sorted(want)}"
+    )
+    for table, rows in want.items():
         t = stats["tables"][table]
         assert t["null_ids"] == 0, f"{table}: rows without id"
         assert t["distinct_ids"] == t["rows"], f"{table}: duplicate ids {t}"
-        assert t["rows"] == int(truth[key]), f"{table}: {t['rows']} rows, truth {truth[key]}"
+        if table == FIELD_VALUES:
+            assert_field_values_match(stats["field_values"], truth)
+        else:
+            assert t["rows"] == rows, f"{table}: {t['rows']} rows, truth {rows}"
     assert stats["contact_field_ids"] == sorted(int(i) for i in truth["contact_fields"])
     assert stats["tag_revs"] == {str(k): v for k, v in truth["tags"].items()}
     want = {str(k): v for k, v in truth["contacts"].items()}
@@ -270,6 +299,69 @@ def assert_matches_truth(stats: dict, truth: dict) -> None:
         f"{len(stale)} contacts with a rev other than the truth's (got, want): "
         + str(dict(list(stale.items())[:10]))
     )
+
+
+def assert_field_values_match(loaded: dict[str, Any], truth: dict) -> None:
+    """contact_field_values, applied by key, holds every contact's custom map and nothing
+    stale: a cleared key's row is null (the tap emits it so), never its old value.
+
+    DuckDB's CSV load stores "" as NULL, so "" and NULL are compared as one "no value".
+    """
+    assert "custom" in truth, "call sandbox.truth(custom=True)"
+
+    def same(value: Any) -> Any:  # Postgres holds U+FFFD for U+0000 (docs/warehouses.md)
+        return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+    want = {
+        f"{cid}/{fid}": same(value)
+        for cid, custom in truth["custom"].items()
+        for fid, value in custom.items()
+    }
+    loaded = {k: same(v) for k, v in loaded.items()}
+    missing = sorted(set(want) - set(loaded))[:10]
+    assert not missing, f"contact_field_values lacks rows for {missing}"
+    held = {k: v for k, v in loaded.items() if v not in (None, "")}
+    stale = sorted(k for k in held if k not in want)[:10]
+    assert not stale, f"contact_field_values keeps values the contacts no longer hold: {stale}"
+    wrong = {k: (held.get(k), v) for k, v in want.items() if v and held.get(k) != v}
+    assert not wrong, (
+        f"contact_field_values differs from the truth: {dict(list(wrong.items())[:5])}"
+    )
+
+
+def nul_contact_ids(truth: dict) -> set[int]:
+    """The contacts the sandbox gave U+0000 characters. Once the sandbox reports them
+    (`nul_contacts`), there must be some: these tests exist to load them."""
+    if "nul_contacts" not in truth:
+        return set()
+    ids = {int(i) for i in truth["nul_contacts"]}
+    assert ids, "the sandbox reports no contact with a U+0000 character"
+    return ids
+
+
+def as_loaded(kind: str, value: Any) -> Any:
+    """`value` as the warehouse must hold it: DuckDB as sent, Postgres with U+0000 -> U+FFFD
+    in every string, at any depth, keys included (docs/warehouses.md)."""
+    if kind == "duckdb":
+        return value
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [as_loaded(kind, v) for v in value]
+    if isinstance(value, dict):
+        return {as_loaded(kind, k): as_loaded(kind, v) for k, v in value.items()}
+    return value
+
+
+def has_nul(value: Any) -> bool:
+    """Whether U+0000 is in any string of value, at any depth, keys included."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    return False
 
 
 def api_contacts(sb: Sandbox) -> list[dict]:
@@ -297,7 +389,7 @@ def api_list(sb: Sandbox, path: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(contacts=CONTACTS, seed=SEED) as sb:
+    with Sandbox(contacts=CONTACTS, seed=SEED, messages=600, conversations=120) as sb:
         yield sb
 
 
@@ -325,7 +417,7 @@ def synced(
 
 
 def test_full_run_matches_truth(synced: Warehouse, sandbox: Sandbox) -> None:
-    truth = sandbox.truth(updated=True)
+    truth = sandbox.truth(updated=True, custom=True)
     stats = synced.table_stats()
     assert_matches_truth(stats, truth)
     # Timestamps land as UTC wall time (naive TIMESTAMP columns in both warehouses).
@@ -365,11 +457,9 @@ def test_custom_and_tags_queryable(synced: Warehouse, sandbox: Sandbox) -> None:
         if any((c.get("custom") or {}).get(k) == value for k in field_ids)
         and any(t.get("name") == tag for t in c.get("tags") or [])
     )
-    sql = FILTER_SQL[synced.kind].format(
-        c=synced.table("contacts"), f=synced.table("contact_fields")
-    )
+    sql = documented_filter_sql()[synced.kind].replace("{schema}", synced.prefix)
     (rows,) = synced.query((sql, [title, value, tag]))
-    assert [int(i) for (i,) in rows] == want, (title, value, tag)
+    assert [int(r[0]) for r in rows] == want, (title, value, tag)  # SELECT c.id, c.display_name
 
 
 def _has(category: str, text: str) -> bool:
@@ -382,12 +472,18 @@ def _has(category: str, text: str) -> bool:
 
 
 def test_unicode_survives(synced: Warehouse, sandbox: Sandbox) -> None:
+    """Names, `custom` and `note` as served: non-ASCII names byte for byte, and the contacts
+    with U+0000 (kept by DuckDB, U+FFFD in Postgres), every one of them loaded."""
     fields = ("display_name", "first", "last")
+    nul_ids = nul_contact_ids(sandbox.truth())
     served = {
         c["id"]: c
         for c in api_contacts(sandbox)
-        if any(not (c.get(f) or "").isascii() for f in fields)
+        if any(not (c.get(f) or "").isascii() for f in fields) or c["id"] in nul_ids
     }
+    assert nul_ids <= set(served), "a contact in nul_contacts was not served"
+    for cid in nul_ids:
+        assert has_nul(served[cid]), f"contact {cid} is in nul_contacts but holds no U+0000"
     texts = [c.get(f) or "" for c in served.values() for f in fields]
     for category in ("emoji", "rtl", "accents"):
         assert any(_has(category, s) for s in texts), f"sandbox served no {category} names"
@@ -404,39 +500,40 @@ def test_unicode_survives(synced: Warehouse, sandbox: Sandbox) -> None:
     assert set(got) == set(served)
     diffs = []
     empty_as_null = 0
+    kind = synced.kind
     for cid, c in served.items():
         _, display_name, first, last, custom, note = got[cid]
         loaded = {"display_name": display_name, "first": first, "last": last}
         for f in fields:
-            if loaded[f] == c.get(f):
+            if loaded[f] == as_loaded(kind, c.get(f)):
                 continue
-            if synced.kind == "duckdb" and c.get(f) == "" and loaded[f] is None:
+            if kind == "duckdb" and c.get(f) == "" and loaded[f] is None:
                 # Known target-duckdb 0.8.0 limitation (docs/warehouses.md): it loads
                 # batches as CSV, where "" and NULL are the same empty field.
                 empty_as_null += 1
                 continue
             diffs.append((cid, f, c.get(f), loaded[f]))
-        if synced.json_value(custom) != c.get("custom"):
+        if synced.json_value(custom) != as_loaded(kind, c.get("custom")):
             diffs.append((cid, "custom", c.get("custom"), custom))
-        if synced.json_value(note) != c.get("note"):
+        if synced.json_value(note) != as_loaded(kind, c.get("note")):
             diffs.append((cid, "note", c.get("note"), note))
     assert not diffs, f"{len(diffs)} values changed on the way in, e.g. {diffs[:5]}"
-    if synced.kind == "postgres":
+    if kind == "postgres":
         assert empty_as_null == 0
     # Byte-for-byte: the UTF-8 encodings are equal too (no normalization on the way).
     for cid, c in served.items():
         for i, f in enumerate(fields, start=1):
             if c.get(f):
-                assert got[cid][i].encode() == c[f].encode(), (cid, f)
+                assert got[cid][i].encode() == as_loaded(kind, c[f]).encode(), (cid, f)
 
 
 def test_incremental_run_upserts(synced: Warehouse, sandbox: Sandbox) -> None:
-    truth1 = sandbox.truth()
+    truth1 = sandbox.truth(custom=True)
     before = synced.table_stats()
     assert_matches_truth(before, truth1)
 
     changes = sandbox.mutate(n=5, new=3)
-    truth2 = sandbox.truth()
+    truth2 = sandbox.truth(custom=True)
     changed = {str(i) for i in changes["updated_ids"] + changes["created_ids"]}
     assert len(changed) == 8
     assert int(truth2["count"]) == int(truth1["count"]) + 3
@@ -460,6 +557,71 @@ def test_incremental_run_upserts(synced: Warehouse, sandbox: Sandbox) -> None:
     assert len(changed) <= written < len(revs) / 2, (
         f"second run wrote {written} contacts; expected an incremental sync"
     )
+
+
+# --------------------------------------------------------------------------- U+0000
+
+NUL_RECORDS = [
+    {
+        "id": 1,
+        "updated": "2024-05-01T12:34:56.789000+00:00",
+        "first": "Ann\x00e",
+        "last": "\x00",
+        "display_name": "Ann\x00e \x00",
+        "custom": {"3238": "Go\x00ld", "k\x00ey": "v"},
+        "note": [{"id": 7, "name": "N\x00", "text": "call\x00back", "user_id": 3}],
+        "tags": [{"id": 5, "name": "V\x00IP", "color": "#ff0000"}],
+        "contact_channels": [{"id": 9, "channel_type": "sms", "channel_handle": "a\x00b"}],
+    },
+    {
+        # No NUL: loaded unchanged, including text that merely looks like an escape.
+        "id": 2,
+        "updated": "2024-05-01T12:34:56.789000+00:00",
+        "first": "Zoë 😀",
+        "last": "back\\u0000slash",
+        "display_name": "Zoë",
+        "custom": {"1": "lit\\u0000eral \\ end"},
+        "note": [],
+        "tags": None,
+        "contact_channels": None,
+    },
+]
+NUL_COLUMNS = ("first", "last", "display_name", "custom", "note", "tags", "contact_channels")
+
+
+@pytest.mark.parametrize("kind", WAREHOUSES)
+def test_nul_characters_load(
+    kind: str, meltano_plugins: None, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """U+0000 in a text column, in `custom`, and deep in `note`, `tags` and
+    `contact_channels`, through the project's loader config: DuckDB keeps it, Postgres holds
+    U+FFFD (sanitize_null_text_characters + the stream maps), and both rows load."""
+    pg = request.getfixturevalue("postgres_env") if kind == "postgres" else {}
+    wh = Warehouse(kind, tmp_path, "http://127.0.0.1:9", pg)
+    (contacts,) = [s for s in CATALOG["streams"] if s["tap_stream_id"] == "contacts"]
+    messages = [
+        {
+            "type": "SCHEMA",
+            "stream": "contacts",
+            "schema": contacts["schema"],
+            "key_properties": ["id"],
+        },
+        *({"type": "RECORD", "stream": "contacts", "record": r} for r in NUL_RECORDS),
+    ]
+    try:
+        wh.invoke_loader(messages)
+        (rows,) = wh.query(
+            (f"SELECT id, {', '.join(NUL_COLUMNS)} FROM {wh.table('contacts')} ORDER BY id", [])
+        )
+    finally:
+        wh.drop()
+    assert [int(r[0]) for r in rows] == [1, 2]
+    for row, sent in zip(rows, NUL_RECORDS, strict=True):
+        for column, value in zip(NUL_COLUMNS, row[1:], strict=True):
+            got = wh.json_value(value) if column not in ("first", "last", "display_name") else value
+            assert got == as_loaded(kind, sent[column]), (sent["id"], column, got)
+    if kind == "postgres":
+        assert "\ufffd" in rows[0][1] and not has_nul(rows)
 
 
 # --------------------------------------------------------------------------- meltano config test

@@ -1,0 +1,133 @@
+"""The commands that README.md and docs/*.md show, for the tests that keep them working.
+
+tests/test_readme_path.py runs the README's "Running against the real API" blocks as they
+are written; tests/test_docs.py checks that every other shell command in the docs is run by
+a named test or listed as not runnable here, with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHELL_LANGUAGES = frozenset({"sh", "bash", "shell", "console"})
+README_PATH_SECTION = "Running against the real API"
+
+
+def doc_files(root: Path = ROOT) -> list[Path]:
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced code block of a Markdown file."""
+
+    path: Path
+    line: int  # 1-based line of the opening fence
+    language: str
+    section: str  # the `## ` heading it is under ("" before the first)
+    text: str
+
+
+_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
+
+
+def fenced_blocks(path: Path) -> list[Block]:
+    blocks: list[Block] = []
+    section = ""
+    lines = path.read_text().splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("## "):
+            section = line[3:].strip()
+        opening = _FENCE.match(line)
+        if not opening:
+            i += 1
+            continue
+        fence = opening.group(2)
+        body: list[str] = []
+        j = i + 1
+        while j < len(lines) and not lines[j].strip().startswith(fence):
+            body.append(lines[j])
+            j += 1
+        if j == len(lines):
+            raise ValueError(f"{path}:{i + 1}: unclosed code block")
+        blocks.append(Block(path, i + 1, opening.group(3).lower(), section, "\n".join(body)))
+        i = j + 1
+    return blocks
+
+
+def shell_blocks(path: Path) -> list[Block]:
+    return [b for b in fenced_blocks(path) if b.language in SHELL_LANGUAGES]
+
+
+def strip_comment(line: str) -> str:
+    """The line without its shell comment (a `#` at the start or after a blank, unquoted)."""
+    quote = ""
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line.rstrip()
+
+
+def commands(block_text: str) -> list[str]:
+    """The commands of a shell block: comments and blank lines dropped, continuation lines
+    joined, runs of blanks collapsed to one (the form tests/test_docs.py keys them by)."""
+    out: list[str] = []
+    pending = ""
+    for raw in block_text.splitlines():
+        line = strip_comment(raw)
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line = " ".join((pending + line).split())
+        pending = ""
+        if line:
+            out.append(line)
+    if pending.strip():
+        out.append(" ".join(pending.split()))
+    return out
+
+
+def section_blocks(path: Path, section: str) -> list[Block]:
+    """Every fenced block under the `## section` heading of path."""
+    found = [b for b in fenced_blocks(path) if b.section == section]
+    if not found:
+        raise ValueError(f"{path.name} has no code block under '## {section}'")
+    return found
+
+
+_PLACEHOLDER = re.compile(r"\b([A-Z][A-Z0-9_]*)=\.\.\.(?=\s|$)")
+
+
+def placeholders(script: str) -> list[str]:
+    """The NAME of every `NAME=...` in a shell block (the values a reader fills in)."""
+    return _PLACEHOLDER.findall(script)
+
+
+def fill_placeholders(script: str, values: Mapping[str, str]) -> str:
+    """Replace each `NAME=...` with NAME's value, shell-quoted; nothing else changes.
+
+    ValueError for a NAME without a value, or a `...` left outside a comment."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise ValueError(f"the docs show {name}=... and there is no value for it")
+        return f"{name}={shlex.quote(values[name])}"
+
+    filled = _PLACEHOLDER.sub(value, script)
+    for line in filled.splitlines():
+        if "..." in strip_comment(line):
+            raise ValueError(f"a placeholder that is not NAME=...: {line}")
+    return filled

@@ -1,0 +1,472 @@
+"""POST /v1/messages/all and POST /v1/messages/all/count: team-wide messages.
+
+Everything the docs leave open about this endpoint is a switch (see ../shared/heymarket-api.md,
+"Messages"):
+
+* `messages_cursor_field`: the body field the cursor is read from, `created_at` (the prose)
+  or `date` (the generated schema). The other name is silently ignored, not even validated.
+* `messages_cursor`: `before` (the prose: messages older than the cursor, newest first) or
+  `after` (a lower bound, as third-party material and cached real answers suggest: messages at
+  or after it, still the newest `limit` of them unless `ascending` is honoured).
+* `cursor` (shared with contacts): `strict` compares with `<` / `>`, `inclusive` with
+  `<=` / `>=`.
+* `messages_order`: whether `order: "updated_at"` is `honoured` (sorted by `updated`) or
+  `ignored` (always sorted by the created `date`).
+* `messages_order_cursor`: with `order: "updated_at"` honoured, whether the cursor filters
+  on the `ordered` field (`updated`) or still on the `created` date.
+* `messages_ascending`: whether `ascending: true` is `honoured` or `ignored`.
+* `max_limit` clamps `limit` (default 30), `page` counts offsets inside the filtered, ordered
+  list exactly as for contacts (`page` is not documented for messages).
+
+Data: ids ascend; `date` (created) and `updated` are integer microseconds, shown with trailing
+zeros trimmed (`…55.021462Z`, `…12.946Z`, `…12Z`); `updated >= date`. Broadcasts share one
+`date`: from 500 messages one broadcast holds more than 200, and about 60 % of a broadcast's
+status updates arrive in one batch, so `updated` has a tie group larger than 100 too. The
+most recently updated message is an older one (a late status change), so the order of
+`updated` and of `date` differ at the top. Ordering is by (key, id): newest first with ties
+id descending, or the reverse with `ascending`.
+
+Per message only the id, the two times, the status, the direction, the broadcast and a
+version counter live in arrays; every other field is derived from (seed, id).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import time
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterator
+from random import Random
+from typing import Any
+
+from ..timefmt import SPAN_US, START_US, US, fmt, parse_date_ns
+from .common import ApiError, Call, RawJson, Route, int_field, limit_field, stream
+
+#: Outbound statuses, then the inbound ones; a status change moves along its cycle.
+STATUSES = ("queued", "sent", "delivered", "read", "failed", "undelivered", "received", "seen")
+OUTBOUND_CYCLE = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5, 5: 1}
+INBOUND_CYCLE = {6: 7, 7: 6}
+TEXTS = (
+    "Your appointment is confirmed for Tuesday at 10:00. Reply C to confirm.",
+    "Thanks! See you soon 🙂",
+    "¿Tienen disponibilidad mañana?",
+    "Line one\nLine two\n\nReply STOP to opt out.",
+    'Use code "SPRING20" 🌸 at checkout.',
+    "予約を変更できますか",
+    "ok",
+    "",
+    "Tabs\tand\ttabs, and a 👨‍👩‍👧 family",
+    "Votre commande est prête à être retirée.",
+)
+BROADCAST_TEXTS = (
+    "Flash sale: 20% off everything today only! Reply STOP to opt out.",
+    "Reminder: our office is closed on Monday for the holiday.",
+    "New arrivals are in 👗 Come take a look!",
+)
+CHANNELS = ("sms", "sms", "sms", "mms", "email", "chat")
+ERRORS = (
+    {"code": 30007, "message": "Carrier violation"},
+    {"code": 30003, "message": "Unreachable destination handset"},
+)
+
+
+def fmt_trimmed(us: int) -> str:
+    """Integer microseconds -> RFC 3339 UTC with the fraction's trailing zeros trimmed."""
+    secs, frac = divmod(us, US)
+    text = fmt(secs * US, False)[:-1]
+    if frac:
+        text += "." + f"{frac:06d}".rstrip("0")
+    return text + "Z"
+
+
+def _precision(us: int, x: float) -> int:
+    """Most times keep their microseconds; some are whole milliseconds or whole seconds."""
+    if x < 0.15:
+        return us - us % 1000
+    if x < 0.25:
+        return us - us % US
+    return us
+
+
+class MessageStore:
+    def __init__(
+        self,
+        n: int,
+        seed: int,
+        *,
+        team_id: int,
+        members: list[dict[str, Any]],
+        inboxes: list[dict[str, Any]],
+    ) -> None:
+        self.seed = seed
+        self.team_id = team_id
+        self.member_ids = [m["id"] for m in members]
+        self.member_names = {m["id"]: m["name"] for m in members}
+        self.inboxes = [{"id": i["id"], "phone": i["phone"]} for i in inboxes]
+        #: Authorized `POST /v1/messages/all` requests (for `mutate_every`).
+        self.requests = 0
+        self._json: dict[int, tuple[int, bytes]] = {}
+        self._build(n)
+
+    def _build(self, n: int) -> None:
+        r = Random(f"heymarket-messages-{self.seed}")
+        rnd = r.random
+        ids, date, upd = array("q"), array("q"), array("q")
+        status, inbound = bytearray(n), bytearray(n)
+        bcast = array("q", bytes(8 * n))
+        mid = 80_000_000 + r.randrange(1_000_000)
+        for i in range(n):
+            mid += 1 + int(rnd() * 4)
+            ids.append(mid)
+            d = _precision(START_US + int(rnd() * SPAN_US), rnd())
+            date.append(d)
+            inbound[i] = rnd() < 0.35
+            x = rnd()
+            if x < 0.25:
+                u = d  # never changed since it was sent or received
+            elif x < 0.85:
+                u = d + 200_000 + int(rnd() * 30 * US)  # delivery status, seconds later
+            else:
+                u = d + int(rnd() * 10 * 86_400 * US)  # a late change, up to 10 days later
+            upd.append(max(d, _precision(u, rnd())))
+            if inbound[i]:
+                status[i] = 6 if u == d else 7
+            else:
+                status[i] = 1 if u == d else r.choice((2, 2, 2, 3, 4, 5))
+        # Broadcasts: hundreds of messages sent at one instant.
+        sizes: list[int] = []
+        if n >= 500:
+            sizes.append(201 + r.randrange(60))
+        elif n >= 40:
+            sizes.append(n // 4)
+        sizes += [5 + r.randrange(26) for _ in range(min(6, n // 200))]
+        room, kept = int(n * 0.6), []
+        for size in sizes:  # at most 60 % of the messages are in broadcasts
+            if size <= room:
+                kept.append(size)
+                room -= size
+        sizes = kept
+        picked = r.sample(range(n), sum(sizes)) if sizes else []
+        self.broadcasts: list[tuple[int, int]] = []  # (broadcast id, date)
+        pos = 0
+        for k, size in enumerate(sizes):
+            t = START_US + r.randrange(SPAN_US)
+            t -= t % 1000
+            bid = 6_000_000 + 1000 * k + r.randrange(1000)
+            batch = t + 2_500_000 + r.randrange(1000)  # the carrier's status callback batch
+            self.broadcasts.append((bid, t))
+            for i in picked[pos : pos + size]:
+                date[i], inbound[i], bcast[i] = t, 0, bid
+                if rnd() < 0.6:
+                    upd[i] = batch
+                else:
+                    upd[i] = t + 300_000 + int(rnd() * 60 * US)
+                status[i] = r.choice((2, 2, 2, 3, 4, 5))
+            pos += size
+        if n >= 2:
+            # The most recently updated message is an older one: a late status change.
+            late = n // 2
+            upd[late] = max(upd) + US
+            status[late] = 3 if not inbound[late] else 7
+        self.ids, self.date, self.upd = ids, date, upd
+        self.status, self.inbound, self.bcast = status, inbound, bcast
+        self.ver = array("l", [1]) * n
+        # Indices ascending by (date, id) and by (updated, id): ids ascend with the index.
+        self.by_date = array("q", sorted(range(n), key=date.__getitem__))
+        self.by_upd = array("q", sorted(range(n), key=upd.__getitem__))
+        self.mut_rng = Random(f"heymarket-messages-mutate-{self.seed}")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    # ------------------------------------------------------------------ objects
+    def message(self, idx: int) -> dict[str, Any]:
+        mid = self.ids[idx]
+        rr = Random(self.seed * 1_000_003 + mid)
+        inbound = bool(self.inbound[idx])
+        bid = self.bcast[idx] or None
+        inbox = rr.choice(self.inboxes) if self.inboxes else {"id": None, "phone": None}
+        target = "1" + "".join(str(rr.randrange(10)) for _ in range(10))
+        channel = "sms" if bid else rr.choice(CHANNELS)
+        user = None if inbound else (rr.choice(self.member_ids) if self.member_ids else None)
+        if bid:
+            br = Random(bid)
+            text = br.choice(BROADCAST_TEXTS)
+            user = self.member_ids[bid % len(self.member_ids)] if self.member_ids else None
+        else:
+            text = rr.choice(TEXTS)
+        state = self.status[idx]
+        failed = state in (4, 5)
+        media = [f"https://cdn.example.com/m/{mid}.jpg"] if channel == "mms" else []
+        out: dict[str, Any] = {
+            "id": mid,
+            "date": fmt_trimmed(self.date[idx]),
+            "updated": fmt_trimmed(self.upd[idx]),
+            "text": text,
+            "type": "inbound" if inbound else "outbound",
+            "status": STATUSES[state],
+            "target": target,
+            "phone": inbox["phone"],
+            "user": user,
+            "author": None if inbound else self.member_names.get(user or 0),
+            "broadcast_id": bid,
+            "local_id": "" if inbound else f"msg-{rr.getrandbits(48):012x}",
+            "media": media,
+            "link_url": "https://example.com/offer" if rr.random() < 0.1 else None,
+            "flagged": rr.random() < 0.05,
+            "super": False,
+            "support": rr.random() < 0.02,
+            "custom": {"data": [rr.randrange(1000) for _ in range(rr.randrange(3))], "type": ""},
+            "conversation": {
+                "id": 3_000_000 + (int(target) * 31 + (inbox["id"] or 0)) % 1_000_000,
+                "inbox": inbox["id"],
+                "target": target,
+                "channel": channel,
+                "status": rr.choice(("open", "open", "closed")),
+            },
+            # third-party samples
+            "channel": channel,
+            "hidden": rr.random() < 0.03,
+            "raw_error": rr.choice(ERRORS) if failed else None,
+            "target_errors": [{"target": target, "error": "undeliverable"}] if failed else [],
+            "targets": [target] if bid else None,
+        }
+        if rr.random() < 0.2:
+            # Documented nowhere: what the tap must keep in `extra_fields`.
+            out["segments"] = 1 + rr.randrange(3)
+            out["carrier"] = rr.choice(("T-Mobile", "Verizon", "AT&T"))
+        return out
+
+    def message_json(self, idx: int) -> bytes:
+        key = self.upd[idx] * 8 + self.status[idx]
+        hit = self._json.get(idx)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        raw = json.dumps(self.message(idx), ensure_ascii=False, separators=(",", ":")).encode()
+        if len(self._json) > 100_000:
+            self._json.clear()
+        self._json[idx] = (key, raw)
+        return raw
+
+    def page_json(self, idxs: list[int]) -> bytes:
+        return b"[" + b",".join([self.message_json(i) for i in idxs]) + b"]"
+
+    # ------------------------------------------------------------------ queries
+    def _range(self, order: array, key: array, cut: Query) -> tuple[int, int]:
+        """[lo, hi) of `order` (ascending by `key`) that passes the cursor."""
+        n = len(order)
+        if cut.cut_ns is None:
+            return 0, n
+        floor_us, ceil_us = cut.cut_ns // 1000, -(-cut.cut_ns // 1000)
+        get = key.__getitem__
+        if cut.before:
+            if cut.inclusive:  # key*1000 <= cut
+                return 0, bisect.bisect_right(order, floor_us, key=get)
+            return 0, bisect.bisect_left(order, ceil_us, key=get)  # key*1000 < cut
+        if cut.inclusive:  # key*1000 >= cut
+            return bisect.bisect_left(order, ceil_us, key=get), n
+        return bisect.bisect_right(order, floor_us, key=get), n  # key*1000 > cut
+
+    def select(self, q: Query) -> list[int]:
+        order = self.by_upd if q.sort_updated else self.by_date
+        if q.filter_updated == q.sort_updated:
+            lo, hi = self._range(order, self.upd if q.sort_updated else self.date, q)
+            if q.ascending:
+                start = lo + q.offset
+                return list(order[start : min(hi, start + q.limit)]) if start < hi else []
+            start = hi - 1 - q.offset
+            stop = max(start - q.limit, lo - 1)
+            return [order[j] for j in range(start, stop, -1)] if start >= lo else []
+        # Sorted by `updated`, filtered on `date`: scan in order.
+        passes = q.passes(self.date)
+        everything = range(len(order))
+        positions: Iterator[int] = iter(everything) if q.ascending else reversed(everything)
+        out: list[int] = []
+        skip = q.offset
+        for j in positions:
+            idx = order[j]
+            if not passes(idx):
+                continue
+            if skip:
+                skip -= 1
+                continue
+            out.append(idx)
+            if len(out) == q.limit:
+                break
+        return out
+
+    def count(self, q: Query) -> int:
+        key = self.upd if q.filter_updated else self.date
+        lo, hi = self._range(self.by_upd if q.filter_updated else self.by_date, key, q)
+        return hi - lo
+
+    # ------------------------------------------------------------------ mutation
+    def _index(self, message_id: int) -> int | None:
+        i = bisect.bisect_left(self.ids, message_id)
+        return i if i < len(self.ids) and self.ids[i] == message_id else None
+
+    def mutate(
+        self, changes: int, new: int, ids: list[int] | None = None
+    ) -> tuple[list[int], list[int]]:
+        """Change the status of `changes` random messages (and of `ids`), create `new` ones.
+
+        Every change and every new message gets a fresh `updated`, later than every other
+        (the wall clock in microseconds, or the current maximum + 1 µs); new messages get
+        that as their `date` too.
+        """
+        r = self.mut_rng
+        n = len(self.ids)
+        picks = set(r.sample(range(n), min(changes, n)))
+        for message_id in ids or []:
+            idx = self._index(message_id)
+            if idx is not None:
+                picks.add(idx)
+        last = self.upd[self.by_upd[-1]] if n else START_US
+        stamps = self._stamps(last)
+        changed = []
+        for idx in sorted(picks):
+            u = self.upd
+            pos = bisect.bisect_left(self.by_upd, (u[idx], idx), key=lambda j: (u[j], j))
+            if pos >= len(self.by_upd) or self.by_upd[pos] != idx:
+                raise RuntimeError("messages: updated index corrupt")
+            del self.by_upd[pos]
+            u[idx] = stamps()
+            self.ver[idx] += 1
+            cycle = INBOUND_CYCLE if self.inbound[idx] else OUTBOUND_CYCLE
+            self.status[idx] = cycle.get(self.status[idx], self.status[idx])
+            self.by_upd.append(idx)
+            changed.append(self.ids[idx])
+        created = []
+        for _ in range(new):
+            stamp = stamps()
+            idx = len(self.ids)
+            mid = (self.ids[-1] if idx else 80_000_000) + 1 + r.randrange(5)
+            self.ids.append(mid)
+            self.date.append(stamp)
+            self.upd.append(stamp)
+            inbound = r.random() < 0.35
+            self.inbound.append(inbound)
+            self.status.append(6 if inbound else 1)
+            self.bcast.append(0)
+            self.ver.append(1)
+            self.by_date.append(idx)
+            self.by_upd.append(idx)
+            created.append(mid)
+        return changed, created
+
+    @staticmethod
+    def _stamps(last: int) -> Callable[[], int]:
+        previous = last
+
+        def next_stamp() -> int:
+            nonlocal previous
+            previous = max(time.time_ns() // 1000, previous + 1)
+            return previous
+
+        return next_stamp
+
+    # ------------------------------------------------------------------ truth
+    def truth(self, with_updated: bool) -> dict[str, Any]:
+        ids, upd, date = self.ids, self.upd, self.date
+        sizes = Counter(self.bcast)
+        extra: dict[str, Any] = {
+            "broadcasts": [
+                {"broadcast_id": bid, "date": fmt_trimmed(t), "size": sizes[bid]}
+                for bid, t in self.broadcasts
+            ],
+            "max_tie_date": max(Counter(date).values(), default=0),
+            "max_tie_updated": max(Counter(upd).values(), default=0),
+        }
+        if with_updated:
+            extra["updated"] = {str(ids[i]): fmt_trimmed(upd[i]) for i in range(len(ids))}
+            extra["date"] = {str(ids[i]): fmt_trimmed(date[i]) for i in range(len(ids))}
+        return stream({str(ids[i]): fmt_trimmed(upd[i]) for i in range(len(ids))}, **extra)
+
+
+class Query:
+    """A parsed `POST /v1/messages/all` body, read per the switches."""
+
+    def __init__(self, body: dict[str, Any], cfg: dict[str, Any], *, count: bool = False) -> None:
+        limit = limit_field(body, 30)
+        if cfg["max_limit"]:
+            limit = min(limit, cfg["max_limit"])
+        self.limit = limit
+        mode = cfg["page"]
+        page = None
+        if mode != "ignore" and not count:
+            page = int_field(body, "page", None)
+            if page is not None and page < 0:
+                raise ApiError(400, "bad_data", "page must be >= 0")
+        self.offset = 0
+        if mode == "zero" and page:
+            self.offset = page * limit
+        elif mode == "one" and page and page > 1:
+            self.offset = (page - 1) * limit
+        field = cfg["messages_cursor_field"]
+        raw = body.get(field)
+        self.cut_ns: int | None = None
+        if raw is not None:
+            if not isinstance(raw, str):
+                raise ApiError(400, "bad_data", f"{field} must be an RFC 3339 string")
+            try:
+                self.cut_ns = parse_date_ns(raw)
+            except ValueError as e:
+                raise ApiError(400, "bad_data", str(e)) from None
+        order = body.get("order")
+        sort_updated = False
+        if cfg["messages_order"] == "honoured":
+            if order not in (None, "created_at", "updated_at"):
+                raise ApiError(400, "bad_data", "order must be created_at or updated_at")
+            sort_updated = order == "updated_at"
+        self.sort_updated = sort_updated
+        self.filter_updated = sort_updated and cfg["messages_order_cursor"] == "ordered"
+        ascending = body.get("ascending")
+        self.ascending = False
+        if cfg["messages_ascending"] == "honoured":
+            if ascending is not None and not isinstance(ascending, bool):
+                raise ApiError(400, "bad_data", "ascending must be a boolean")
+            self.ascending = bool(ascending)
+        self.before = cfg["messages_cursor"] == "before"
+        self.inclusive = cfg["cursor"] == "inclusive"
+
+    def passes(self, key: array) -> Callable[[int], bool]:
+        cut = self.cut_ns
+        if cut is None:
+            return lambda idx: True
+        if self.before:
+            if self.inclusive:
+                return lambda idx: key[idx] * 1000 <= cut
+            return lambda idx: key[idx] * 1000 < cut
+        if self.inclusive:
+            return lambda idx: key[idx] * 1000 >= cut
+        return lambda idx: key[idx] * 1000 > cut
+
+
+def list_messages(call: Call) -> RawJson:
+    body = call.body()
+    state = call.state
+    with state.lock:
+        cfg = state.config
+        store = state.world.messages
+        store.requests += 1
+        every = cfg["mutate_every"]
+        changes, new = cfg["mutate_messages"], cfg["create_messages"]
+        if every and store.requests % every == 0 and (changes or new):
+            state.mutate(0, 0, 0, messages=changes, new_messages=new)
+        store = state.world.messages
+        return RawJson(store.page_json(store.select(Query(body, cfg))))
+
+
+def count_messages(call: Call) -> str:
+    """The same filter as the list; the answer is a JSON string, as documented."""
+    body = call.body()
+    with call.state.lock:
+        return str(call.world.messages.count(Query(body, call.config, count=True)))
+
+
+ROUTES = (
+    Route("POST", "/v1/messages/all", list_messages, is_list=True),
+    Route("POST", "/v1/messages/all/count", count_messages),
+)

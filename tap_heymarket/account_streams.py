@@ -1,0 +1,178 @@
+"""The account around the contacts: inboxes, team members, templates and surveys.
+
+These are the dimensions that messages and conversations point at. Each endpoint has
+its own shape, and the docs leave parts of each unsaid (see ../shared/heymarket-api.md):
+
+* `GET /v1/inboxes` answers every inbox in one bare array. The real API sends more
+  fields than it documents; those land in `extra_fields` instead of being dropped, and
+  `invited` (a boolean or a list) is split so each column keeps one type.
+* `GET /v1/team` answers ONE object; its `members` become one row each.
+* `POST /v1/templates` pages newest first by `updated` with at most 30 per answer, the
+  same shape as tags: the tie-safe walker serves it.
+* `POST /v1/surveys` pages by number from 1 with no date cursor. A short page is not
+  the last one (the server may clamp `limit`): the walk stops on an empty page, and
+  on a page of surveys already read (a server that ignores `page`), with a warning.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk import StreamSchema
+from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
+
+from tap_heymarket.client import HeymarketStream
+from tap_heymarket.deletes import DeleteSweep
+from tap_heymarket.pagination import Page
+from tap_heymarket.streams import SCHEMAS, UpdatedCursorStream
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.helpers.types import Context
+
+
+class FullTableStream(HeymarketStream):
+    """A stream read whole on every run: no bookmark, no date cursor."""
+
+    replication_key = None
+
+
+class InboxesStream(FullTableStream):
+    """Inboxes, from `GET /v1/inboxes` (one answer, no paging), full table."""
+
+    name = "inboxes"
+    path = "/v1/inboxes"
+    http_method = "GET"
+    primary_keys = ("id",)
+    schema = StreamSchema(SCHEMAS)
+    datetime_fields = ()
+
+    def get_new_paginator(self) -> BaseAPIPaginator:
+        """One request returns every inbox."""
+        return SinglePagePaginator()
+
+    def prepare_request_payload(self, context: Context | None, next_page_token: t.Any) -> None:
+        """A GET without a body."""
+        return None
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """One type per column, and the fields the docs do not list kept in `extra_fields`.
+
+        `invited` is a boolean in the API's prose and a list of strings in its schema: the
+        list form moves to `invited_list`, so neither column ever changes type.
+        """
+        invited = row.get("invited")
+        if isinstance(invited, list):
+            row["invited_list"] = row.pop("invited")
+            row["invited"] = None
+        known = self.schema["properties"]
+        extra = {key: row.pop(key) for key in [k for k in row if k not in known]}
+        row["extra_fields"] = extra or None
+        return row
+
+
+class TeamMembersStream(FullTableStream):
+    """Team members, from `GET /v1/team`: one object whose `members` become rows."""
+
+    name = "team_members"
+    path = "/v1/team"
+    http_method = "GET"
+    primary_keys = ("id",)
+    schema = StreamSchema(SCHEMAS)
+    datetime_fields = ()
+
+    def get_new_paginator(self) -> BaseAPIPaginator:
+        """One request returns the team."""
+        return SinglePagePaginator()
+
+    def prepare_request_payload(self, context: Context | None, next_page_token: t.Any) -> None:
+        """A GET without a body."""
+        return None
+
+    def decode(self, response: requests.Response) -> Page:
+        """`{id, name, list_size, members: [...]}`: one record per member, with the team."""
+        team = self.decode_json(response, expect=dict)
+        members = team.get("members")
+        if members is None:
+            members = []
+        if not isinstance(members, list):
+            raise self.malformed(response, "a team whose `members` is not a list")
+        rows = []
+        for member in members:
+            if not isinstance(member, dict):
+                raise self.malformed(response, "a team member that is not an object")
+            rows.append({**member, "team_id": team.get("id"), "team_name": team.get("name")})
+        return self.checked_page(rows, response)
+
+
+class TemplatesStream(DeleteSweep, UpdatedCursorStream):
+    """Templates, from `POST /v1/templates` (30 per page, newest first), incremental."""
+
+    name = "templates"
+    path = "/v1/templates"
+    primary_keys = ("id",)
+    schema = StreamSchema(SCHEMAS)
+    #: The docs: "returns up to 30 of the most recent templates", whatever `limit` says.
+    fixed_page_size = 30
+
+
+class SurveyPages(BaseAPIPaginator[int]):
+    """Page numbers from 1, until an empty page or a page of surveys already read."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.seen: set[int] = set()
+        self.repeated_page = False
+        self._more = True
+
+    def observe(self, ids: list[int]) -> list[int]:
+        """Take one page's ids; return those not read before, and decide whether to go on."""
+        new = [i for i in ids if i not in self.seen]
+        self.seen.update(new)
+        self.repeated_page = bool(ids) and not new
+        self._more = bool(new)
+        return new
+
+    def has_more(self, response: requests.Response) -> bool:
+        return self._more
+
+    def get_next(self, response: requests.Response) -> int:
+        return self.current_value + 1
+
+
+class SurveysStream(FullTableStream):
+    """Surveys, from `POST /v1/surveys` `{limit, page}` (pages from 1), full table."""
+
+    name = "surveys"
+    path = "/v1/surveys"
+    primary_keys = ("id",)
+    schema = StreamSchema(SCHEMAS)
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: SurveyPages | None = None
+
+    def get_new_paginator(self) -> SurveyPages:
+        """Page 1 first: what page 0 does is not documented."""
+        self._pages = SurveyPages()
+        return self._pages
+
+    def prepare_request_payload(self, context: Context | None, next_page_token: t.Any) -> dict:
+        """`{limit, page}`; the server may answer fewer than `limit`."""
+        return {"limit": int(self.config.get("page_size", 500)), "page": next_page_token or 1}
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """The page's surveys not read before (a repeated page ends the walk)."""
+        pages = self._pages
+        assert pages is not None
+        records = self.decoded_page(response).records
+        new = set(pages.observe([r["id"] for r in records]))
+        if pages.repeated_page:
+            self.logger.warning(
+                "%s: page %d repeated surveys already read, so the API ignores `page`; "
+                "%d surveys were read and more may exist",
+                self.name,
+                pages.current_value,
+                len(pages.seen),
+            )
+        yield from (r for r in records if r["id"] in new)

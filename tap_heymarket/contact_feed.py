@@ -1,0 +1,302 @@
+"""What `contacts` does for the streams built from its records.
+
+`ContactsStream` (streams.py) mixes in `ContactFeed`, which adds:
+
+* the custom-field columns (`cf_...`, see field_columns.py): read from
+  `POST /v1/contact-fields` when `--discover` runs with credentials, filled from
+  `custom` by `post_process`; a column whose field no longer exists stays null;
+* the feed of its child streams (`contact_field_values`, `contact_status`, in
+  contact_streams.py). They are SDK child streams (`parent_stream_type`), so the SDK
+  syncs `contacts` when only a child is selected and finalizes their state, but they
+  are not synced once per contact: `generate_child_contexts` yields no context, it
+  only notes the contact (id, updated, custom). After each contacts answer, before
+  the walk's STATE moves past it (`_checkpoint`), every selected child is synced once
+  with that answer's contacts (`ContactChild.feed`). A run killed at any point has
+  therefore delivered the children's rows of every contact its last STATE covers.
+  With no child selected nothing is noted and nothing is synced;
+* which streams a bookmark fed (`selected_at_bookmark` in the contacts state): a run
+  in which a stream of the three is selected that was not when the bookmark was set
+  reads every contact again, so a newly selected child starts complete. A state
+  without the entry (written before it existed) is trusted as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
+from singer_sdk.metrics import get_metrics_logger
+
+from tap_heymarket import field_columns
+from tap_heymarket.client import HeymarketStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.pagination import BaseAPIPaginator
+
+    from tap_heymarket.pagination import PageRequest, UpdatedCursorPaginator
+    from tap_heymarket.streams import UpdatedCursorStream
+
+    _FeedBase = UpdatedCursorStream
+else:
+    _FeedBase = object
+
+#: Contacts-state key: the streams (of contacts and its children) selected when the
+#: bookmark and the walk in that state were written.
+SELECTED_KEY = "selected_at_bookmark"
+
+
+class FedContact(t.NamedTuple):
+    """What the child streams need of one contact the run read."""
+
+    id: int
+    updated: str
+    custom: dict[str, t.Any]
+
+
+def has_credentials(config: t.Mapping[str, t.Any]) -> bool:
+    """True if an auth method is configured (complete or not)."""
+    return any(config.get(k) for k in ("api_secret_id", "api_secret_key", "api_key"))
+
+
+def read_contact_fields(tap: t.Any) -> list[dict[str, t.Any]]:
+    """`POST /v1/contact-fields`: the team's fields, paced, retried and checked like
+    every request (through the contact_fields stream's own request path)."""
+    from tap_heymarket.streams import ContactFieldsStream
+
+    return list(ContactFieldsStream(tap).request_records(None))
+
+
+def fields_for_discovery(tap: t.Any) -> list[dict[str, t.Any]] | None:
+    """The fields that get columns, when this tap is running `--discover`.
+
+    None when it is not, or when no credentials are configured (the checked-in
+    catalog, a catalog built offline): then `contacts` has no custom-field columns.
+    With credentials, settings that cannot work fail here, as they would in a sync.
+    """
+    if not getattr(tap, "discovering", False):
+        return None
+    if not has_credentials(tap.config):
+        tap.logger.info(
+            "No credentials configured: the catalog has no custom-field columns "
+            "(contacts.custom and contact_field_values hold the values)"
+        )
+        return None
+    from tap_heymarket.tap import InvalidConfigError, semantic_config_errors
+
+    errors = semantic_config_errors(tap.config)
+    if errors:
+        raise InvalidConfigError("invalid config: " + "; ".join(errors))
+    fields = read_contact_fields(tap)
+    tap.logger.info("Custom-field columns: %d fields read from the API", len(fields))
+    return fields
+
+
+class ContactChild(HeymarketStream):
+    """A stream built from the contacts the contacts walk reads, fed one answer at a time.
+
+    Incremental in the sense that matters: each run emits rows for the contacts that
+    run read, i.e. those updated since the contacts bookmark. The bookmark is the
+    contacts walk's, so this stream keeps none of its own.
+    """
+
+    is_sorted = False
+    datetime_fields = ()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One state entry for the stream, not one per contacts answer.
+        self.state_partitioning_keys = []
+        #: The contacts of the answer being delivered (set by `ContactFeed`).
+        self.feed: list[FedContact] = []
+        self._schema_written = False
+
+    # Private override, no public hook: the SDK writes a SCHEMA message on every
+    # `sync()`, and this stream is synced once per contacts answer. Targets such as
+    # target-duckdb flush every batch on each SCHEMA message; one per run is enough.
+    def _write_schema_message(self) -> None:
+        if not self._schema_written:
+            super()._write_schema_message()
+            self._schema_written = True
+
+    # Private override, as in UpdatedCursorStream: the contacts walk owns the bookmark.
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        """No bookmark of its own: the contacts walk's bookmark decides what is read."""
+
+    def generate_child_contexts(
+        self, record: dict, context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """No children: skip the SDK's per-record child-context work."""
+        return ()
+
+    def write_state_now(self) -> None:
+        """Emit STATE now (before rows that depend on what it records)."""
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def metric(self, name: str, value: int) -> None:
+        """A counter in the SDK's METRIC log format."""
+        point = {"type": "counter", "metric": name, "value": value, "tags": {"stream": self.name}}
+        get_metrics_logger().info("METRIC: %s", json.dumps(point, separators=(",", ":")))
+
+    def get_new_paginator(self) -> BaseAPIPaginator:
+        """Never used: rows come from the feed (`get_records`)."""
+        raise NotImplementedError
+
+    def parse_response(self, response: t.Any) -> t.Iterable[dict]:
+        """Never used: rows come from the feed (`get_records`)."""
+        raise NotImplementedError
+
+
+class ContactFeed(_FeedBase):
+    """Mixed into ContactsStream (before UpdatedCursorStream): see the module docstring."""
+
+    #: The contacts schema without custom-field columns (a StreamSchema on the class).
+    base_schema: t.ClassVar[t.Any]
+
+    def __init__(self, tap: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+        # Set first: the schema is read on first use, whenever that is.
+        self._heymarket_tap = tap
+        self._contacts_schema: dict | None = None
+        super().__init__(tap, *args, **kwargs)
+        self._feed: list[FedContact] = []
+        self._fed: list[ContactChild] = []
+        self._answers = 0
+        #: (column, field key or None for a field that no longer exists) per column.
+        self._columns: list[tuple[str, str | None]] = []
+
+    @property
+    def schema(self) -> dict:
+        """The contacts schema, plus the custom-field columns when `--discover` runs with
+        credentials. Built on first use: `--discover` builds the streams (to check the
+        state) before it starts discovering, and first asks for schemas after."""
+        if self._contacts_schema is None:
+            fields = fields_for_discovery(self._heymarket_tap)
+            base: dict[str, t.Any] = self.base_schema
+            self._contacts_schema = (
+                field_columns.schema_with_columns(base, fields) if fields else base
+            )
+        return self._contacts_schema
+
+    # -- the start of a sync ----------------------------------------------------
+
+    def get_new_paginator(self) -> BaseAPIPaginator[PageRequest]:
+        """Decide what this run feeds and fills, then start the walk."""
+        self._fed = [
+            c
+            for c in self.child_streams
+            if isinstance(c, ContactChild) and (c.selected or c.has_selected_descendents)
+        ]
+        self._feed = []
+        self._check_selection()
+        self._columns = self._plan_columns() if self.selected else []
+        return super().get_new_paginator()
+
+    def _check_selection(self) -> None:
+        """A stream that the bookmark did not feed makes this run read every contact."""
+        from tap_heymarket.streams import REVS_KEY, WALK_KEY
+
+        state = self.get_context_state(None)
+        selected = sorted(([self.name] if self.selected else []) + [c.name for c in self._fed])
+        recorded = state.get(SELECTED_KEY)
+        started = state.get("replication_key_value") or state.get(WALK_KEY)
+        if isinstance(recorded, list) and started:
+            added = sorted(set(selected) - set(recorded))
+            if added:
+                self.logger.info(
+                    "%s: %s was not selected when the bookmark was set; reading every "
+                    "contact so that it starts complete",
+                    self.name,
+                    " and ".join(added),
+                )
+                for key in ("replication_key_value", REVS_KEY, WALK_KEY):
+                    state.pop(key, None)
+        elif recorded is not None and not isinstance(recorded, list):
+            self.logger.warning("%s: ignoring a malformed %s in the state", self.name, SELECTED_KEY)
+        state[SELECTED_KEY] = selected
+
+    def _plan_columns(self) -> list[tuple[str, str | None]]:
+        """The catalog's custom-field columns, checked against the team's current fields."""
+        columns = field_columns.columns_in(self.effective_schema)
+        if not columns:
+            return []
+        live = {str(f["id"]): f.get("title") for f in read_contact_fields(self._heymarket_tap)}
+        titles = {name: self.effective_schema["properties"][name].get("title") for name in columns}
+        for name, key in sorted(columns.items()):
+            if key not in live:
+                self.logger.info(
+                    "%s: column %s: field %s no longer exists; the column stays null",
+                    self.name,
+                    name,
+                    key,
+                )
+            elif live[key] != titles[name]:
+                self.logger.info(
+                    "%s: column %s: field %s is now titled %r; the column keeps its values "
+                    "until the catalog is discovered again (then it is named from the new title)",
+                    self.name,
+                    name,
+                    key,
+                    live[key],
+                )
+        without = sorted(set(live) - set(columns.values()), key=field_columns.slug)
+        if without:
+            self.logger.info(
+                "%s: %d custom field(s) have no column in this catalog (%s); their values are "
+                "in custom and contact_field_values; discover again to add columns",
+                self.name,
+                len(without),
+                ", ".join(repr(live[k]) for k in without[:5])
+                + (" ..." if len(without) > 5 else ""),
+            )
+        return [(name, key if key in live else None) for name, key in columns.items()]
+
+    # -- every record ---------------------------------------------------------------
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Fill the custom-field columns from `custom`."""
+        if self._columns:
+            custom = row.get("custom")
+            if not isinstance(custom, dict):
+                custom = {}
+            for name, key in self._columns:
+                row[name] = None if key is None else field_columns.as_text(custom.get(key))
+        return row
+
+    def generate_child_contexts(
+        self, record: dict, context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """No child sync per contact: note the contact for the children, fed per answer."""
+        if self._fed and self.stream_maps[0].get_filter_result(record):
+            custom = record.get("custom")
+            self._feed.append(
+                FedContact(
+                    record["id"],
+                    record["updated"],
+                    dict(custom) if isinstance(custom, dict) else {},
+                )
+            )
+        return ()
+
+    # -- the end of every answer ----------------------------------------------------
+
+    def _checkpoint(self, walker: UpdatedCursorPaginator) -> None:
+        """Deliver the answer's contacts to the children, then write the walk's STATE."""
+        if self._feed:
+            self._deliver()
+        super()._checkpoint(walker)
+
+    def _deliver(self) -> None:
+        batch, self._feed = self._feed, []
+        self._answers += 1
+        for child in self._fed:
+            child.feed = batch
+            try:
+                child.sync(context={"contacts_answer": self._answers})
+            except (AbortedSyncFailedException, AbortedSyncPausedException):
+                continue  # a record limit (dry runs), as the SDK's own child syncs
+            finally:
+                child.feed = []

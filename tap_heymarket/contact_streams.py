@@ -1,0 +1,212 @@
+"""Streams built from the contacts the contacts walk reads (see contact_feed.py).
+
+* `contact_field_values`: one row per contact and `custom` key, from the contact records
+  themselves (no request). A cleared value reaches an upserting warehouse as a row with
+  a null value: for each contact it emits, the stream also emits a null row for every
+  key it has emitted a value for in an earlier run (kept in STATE as `field_keys`, the
+  keys of the team's fields, deleted ones included: tens, not one per contact) that the
+  contact no longer holds. So a key the warehouse may hold a value for is always
+  overwritten when the contact comes again.
+* `contact_status`: `POST /v1/contact/status` `{id}` for each contact the run reads,
+  one request per contact; not selected by default.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk import StreamSchema
+
+from tap_heymarket.contact_feed import ContactChild, FedContact
+from tap_heymarket.errors import HeymarketFatalError, describe_request, request_id
+from tap_heymarket.field_columns import as_text, id_order
+from tap_heymarket.streams import SCHEMAS, ContactsStream
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.helpers.types import Context
+
+#: contact_field_values state: every key this stream has emitted a value for.
+KEYS_KEY = "field_keys"
+
+
+class ContactFieldValuesStream(ContactChild):
+    """`(contact_id, field_id) -> value`, from each contact's `custom` (no request)."""
+
+    name = "contact_field_values"
+    parent_stream_type = ContactsStream
+    primary_keys = ("contact_id", "field_id")
+    replication_key = "updated"
+    schema = StreamSchema(SCHEMAS)
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Keys emitted with a value, this run or before (saved in STATE).
+        self._known: set[str] | None = None
+        #: Keys emitted with a value before this run: the ones a contact may need a null
+        #: row for. (A key first seen in this run cannot have a value in the warehouse
+        #: for another contact of this run: each contact comes once per run.)
+        self._nullable: frozenset[str] = frozenset()
+
+    def _known_keys(self) -> set[str]:
+        if self._known is None:
+            recorded = self.stream_state.get(KEYS_KEY)
+            if isinstance(recorded, list) and all(isinstance(k, str) for k in recorded):
+                self._known = set(recorded)
+            else:
+                if recorded is not None:
+                    self.logger.warning(
+                        "%s: ignoring a malformed %s in the state (no null rows this run)",
+                        self.name,
+                        KEYS_KEY,
+                    )
+                self._known = set()
+            self._nullable = frozenset(self._known)
+        return self._known
+
+    def rows(self, contact: FedContact) -> list[dict[str, t.Any]]:
+        """The contact's rows: each key it holds, and a null row for each key it lacks
+        that an earlier run emitted a value for."""
+        custom = contact.custom
+        keys = sorted(set(custom) | self._nullable, key=id_order)
+        return [
+            {
+                "contact_id": contact.id,
+                "field_id": key,
+                "value": as_text(custom.get(key)),
+                "updated": contact.updated,
+            }
+            for key in keys
+        ]
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Rows of the contacts of one contacts answer."""
+        known = self._known_keys()
+        rows = [row for contact in self.feed for row in self.rows(contact)]
+        new = {r["field_id"] for r in rows if r["value"] is not None} - known
+        if new:
+            # Recorded in STATE before the rows: a resumed run must know these keys to
+            # null them on a contact that has lost one meanwhile.
+            known |= new
+            self.stream_state[KEYS_KEY] = sorted(known, key=id_order)
+            self.write_state_now()
+        yield from rows
+
+
+#: Fields of `POST /v1/contact/status` answers with a column; the rest go to extra_fields.
+STATUS_FLAGS = ("unsubscribed", "blocked", "unsubscribed_admin", "unsubscribed_contact", "locked")
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+#: This many 404s in a row with no status read at all: the endpoint, not the contacts.
+MISSING_ENDPOINT_AFTER = 10
+
+
+def _flag(value: t.Any) -> tuple[bool | None, bool]:
+    """(the value as a boolean or None, whether it was understood)."""
+    if value is None or isinstance(value, bool):
+        return value, True
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value), True
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE, True
+    return None, False
+
+
+class ContactStatusStream(ContactChild):
+    """Messaging status of each contact the run read: `POST /v1/contact/status` `{id}`.
+
+    One request per contact (no bulk read exists), paced, retried and reported like every
+    request. A 404 means the contact was deleted after the list answer: it is skipped and
+    counted (log line and `contacts_not_found` metric), not a failure.
+    """
+
+    name = "contact_status"
+    path = "/v1/contact/status"
+    parent_stream_type = ContactsStream
+    primary_keys = ("id",)
+    replication_key = "contact_updated"
+    schema = StreamSchema(SCHEMAS)
+    #: One request per contact: 10,000 contacts take about 21 minutes at 480/minute.
+    selected_by_default = False
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.found = 0
+        self.not_found = 0
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The status of each contact of one contacts answer."""
+        skipped = 0
+        for contact in self.feed:
+            answer = self.read_status(contact.id)
+            if answer is None:
+                skipped += 1
+                continue
+            yield self.status_row(contact, answer)
+        if skipped:
+            self.logger.info(
+                "%s: %d contact(s) answered 404 (deleted after they were listed): skipped",
+                self.name,
+                skipped,
+            )
+            self.metric("contacts_not_found", skipped)
+
+    def read_status(self, contact_id: int) -> dict[str, t.Any] | None:
+        """One contact's status, or None if the API no longer knows the contact (404)."""
+        prepared = self.build_prepared_request(
+            method="POST",
+            url=self.url_base + self.path,
+            json={"id": contact_id},
+            headers=self.http_headers,
+        )
+        answer: dict[str, t.Any] | None = self.request_decorator(self._send_status)(prepared, None)
+        return answer
+
+    def _send_status(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> dict[str, t.Any] | None:
+        """Send one status request; for this stream only, 404 is an answer, not an error.
+
+        Other statuses go through `check_status` (429/5xx retried, other 4xx fatal), and
+        a body that is not a JSON object is retried like a 5xx.
+        """
+        response = self.requests_session.send(
+            self.authenticator(prepared_request),
+            timeout=self.timeout,
+            allow_redirects=self.allow_redirects,
+        )
+        if response.status_code == 404:
+            self.not_found += 1
+            if self.found == 0 and self.not_found >= MISSING_ENDPOINT_AFTER:
+                msg = (
+                    f"{describe_request(prepared_request)} answered 404 for the first "
+                    f"{self.not_found} contacts (X-Request-Id: {request_id(response)}): the "
+                    "endpoint is missing for these credentials or this api_url; deselect "
+                    "contact_status or check api_url"
+                )
+                raise HeymarketFatalError(msg)
+            return None
+        self.check_status(response)
+        answer = self.decode_json(response, expect=dict)
+        self.found += 1
+        return answer
+
+    def status_row(self, contact: FedContact, answer: dict[str, t.Any]) -> dict[str, t.Any]:
+        """`id` is the contact asked about; unknown fields are kept in `extra_fields`."""
+        extra = {k: v for k, v in answer.items() if k not in STATUS_FLAGS and k != "phone"}
+        answered_id = extra.pop("id", contact.id)
+        if str(answered_id) != str(contact.id):
+            extra["id"] = answered_id
+        phone = answer.get("phone")
+        row: dict[str, t.Any] = {
+            "id": contact.id,
+            "phone": phone if phone is None or isinstance(phone, str) else as_text(phone),
+            "contact_updated": contact.updated,
+        }
+        for name in STATUS_FLAGS:
+            value, understood = _flag(answer.get(name))
+            row[name] = value
+            if not understood:
+                extra[name] = answer[name]
+        row["extra_fields"] = extra or None
+        return row

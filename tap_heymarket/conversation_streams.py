@@ -1,0 +1,645 @@
+"""The `conversations` stream: `POST /v1/conversations`, every inbox, open and closed.
+
+The endpoint (../shared/heymarket-api.md, "Conversations") answers newest first by
+`updated`, with `date` = "updated before", like contacts, but its body REQUIRES `id`, the
+user id of a member of the inbox (the answer is scoped to that user: `read` and `unread`
+are theirs), and `filters.inboxes`. What it does without `filters.closed` is not
+documented (closing "archives" a conversation), nor whether `id: 0` lifts the
+membership check. So the stream assumes neither:
+
+* **Inboxes and users.** Each run first reads `GET /v1/inboxes` (their `members`) and
+  `GET /v1/team`, through the inboxes and team_members streams' own request path (paced,
+  retried, checked), whether or not those streams are selected.
+* **Two walks per inbox**, `filters: {inboxes: [id], closed: false}` then `closed: true`,
+  each the tie-safe walker of `pagination.py` (`<` or `<=`, clamped `limit`, `page`
+  inside tie groups, all learned from the answers), with the body extended by
+  `prepare_request_payload`. The unknown default of `closed` never matters.
+* **The user id of an inbox**: its members in the order listed (members still in the
+  team first), then `0`. A 403 moves on to the next, also mid-walk (the walk continues
+  where it stood); once `0` has been refused it is not tried again in the run. An inbox
+  that no user id can read is named in a WARNING and counted in the `inboxes_unreadable`
+  METRIC: it is never skipped in silence. Each record says whom it was read as
+  (`read_as_user_id`), since `read` is relative to that user.
+* **One type per column.** `inbox`, `assigned` and `creator` come as ids or objects:
+  `<field>_id` always, plus `<field>_name` (and `assigned_email`) from objects. `read`
+  comes as a boolean or an integer: a boolean column (0/1 -> false/true). A value that
+  does not fit its column is kept in `extra_fields` under its own name (the column is
+  null), with one WARNING per field and run; fields the schema does not list go to
+  `extra_fields` too.
+
+STATE (`bookmarks.conversations`) holds one entry per walk under `walks`, keyed
+`"<inbox id>/open"` or `"<inbox id>/closed"`:
+`{"replication_key_value", "revs_at_bookmark", "walk"}`, each exactly what the contacts
+stream keeps for its one walk (README, "Incremental state"): the bookmark moves when that
+walk completes, to the newest `updated` it read; `walk` is the unfinished walk, written
+after every page, from which a killed run resumes. An inbox seen for the first time has
+no entry: its walks start from `start_date` (or the top). `conversation_state_errors`
+checks every entry as `state.py` checks a stream's before any request.
+
+**Moving conversations.** Closing, reopening or new activity gives a conversation a new
+`updated`, so it moves to the top of its (possibly other) list, above where that walk
+began or its bookmark: the walk that has not yet passed it reads it in this run, or the
+next run does. Within a run, the stream emits each conversation once per version (`id`,
+`updated`, `status`): an API that ignores `filters.closed` answers both walks with the
+same conversations, and the second copy is skipped; a conversation that moved while the
+run was under way is emitted again at its newer `updated`, after the older one, so an
+upserting target keeps the newer.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from singer_sdk import StreamSchema
+
+from tap_heymarket import timestamps
+from tap_heymarket.errors import HeymarketFatalError, status_message
+from tap_heymarket.pagination import UpdatedCursorPaginator
+from tap_heymarket.state import state_errors
+from tap_heymarket.streams import REVS_KEY, SCHEMAS, WALK_KEY, UpdatedCursorStream
+from tap_heymarket.walk_state import revs_from_state, revs_to_state
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.pagination import BaseAPIPaginator
+
+    from tap_heymarket.walk_state import PageRequest
+
+#: Key of the per-walk entries in the stream's state.
+WALKS_KEY = "walks"
+#: Key of a walk's bookmark inside its entry.
+BOOKMARK_KEY = "replication_key_value"
+#: `"<inbox id>/open"` or `"<inbox id>/closed"`.
+WALK_NAME = re.compile(r"(\d+)/(open|closed)")
+
+#: Fields sent as an id or as an object -> the columns of the object's keys.
+REFERENCES: dict[str, dict[str, str]] = {
+    "inbox": {"id": "inbox_id", "name": "inbox_name"},
+    "assigned": {"id": "assigned_id", "name": "assigned_name", "email": "assigned_email"},
+    "creator": {"id": "creator_id", "name": "creator_name"},
+}
+
+
+class MemberRejected(HeymarketFatalError):
+    """HTTP 403 from a conversations request: the user id may not read the inbox."""
+
+
+@dataclass(frozen=True)
+class Walk:
+    """One inbox's open or closed conversations."""
+
+    inbox_id: int
+    closed: bool
+
+    @property
+    def key(self) -> str:
+        """The walk's key in STATE."""
+        return f"{self.inbox_id}/{'closed' if self.closed else 'open'}"
+
+    @property
+    def label(self) -> str:
+        return f"conversations (inbox {self.inbox_id}, {'closed' if self.closed else 'open'})"
+
+
+@dataclass
+class InboxAccess:
+    """The user ids to try for one inbox, and what the API said to each."""
+
+    inbox_id: int
+    name: str | None
+    members: list[int]
+    candidates: list[int]
+    position: int = 0
+    rejected: list[int] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, inbox: dict[str, t.Any], team: list[int]) -> InboxAccess:
+        """The inbox's members, those still in the team first, then id 0."""
+        raw = inbox.get("members")
+        members: list[int] = []
+        for value in raw if isinstance(raw, list) else []:
+            member = _as_int(value)
+            if member is not None and member not in members:
+                members.append(member)
+        in_team = set(team)
+        ordered = [m for m in members if m in in_team or not in_team]
+        ordered += [m for m in members if m not in ordered]
+        name = inbox.get("name")
+        return cls(
+            inbox_id=inbox["id"],
+            name=name if isinstance(name, str) else None,
+            members=members,
+            candidates=[*(m for m in ordered if m != 0), 0],
+        )
+
+    def current(self, *, skip_zero: bool) -> int | None:
+        """The user id to ask as, or None when every one has been refused."""
+        while self.position < len(self.candidates):
+            member = self.candidates[self.position]
+            if member == 0 and skip_zero:
+                self.position += 1
+                continue
+            return member
+        return None
+
+    def reject(self, member: int) -> None:
+        self.rejected.append(member)
+        self.position += 1
+
+    def describe(self) -> str:
+        name = f" ({self.name!r})" if self.name else ""
+        return f"inbox {self.inbox_id}{name}"
+
+
+class ConversationsStream(UpdatedCursorStream):
+    """Conversations of every inbox, open and closed, incremental on `updated`.
+
+    See the module docstring for the walks, the user ids, the STATE and the columns.
+    """
+
+    name = "conversations"
+    path = "/v1/conversations"
+    count_path = "/v1/conversations/count"
+    primary_keys = ("id",)
+    schema = StreamSchema(SCHEMAS)
+    #: Date-time columns are checked in `post_process` (kept in `extra_fields` when they
+    #: do not parse); `updated`, the cursor, is parsed strictly in `decode`.
+    datetime_fields = ()
+
+    def __init__(self, tap: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(tap, *args, **kwargs)
+        self._tap_for_reads = tap
+        self._walk: Walk | None = None
+        self._walker_key: str | None = None
+        self._member = 0
+        #: Whether the API accepts `id: 0` (None: not asked yet this run).
+        self._id0: bool | None = None
+        #: id -> (updated, status) of every conversation emitted in this run.
+        self._emitted: dict[int, tuple[t.Any, t.Any]] = {}
+        self._repeats = 0
+        self._closed_filter_noted = False
+        self._type_warnings: set[tuple[str, str]] = set()
+        self._groups_incomplete = 0
+        self._missed: int | None = 0
+
+    # -- the run: inboxes, user ids, two walks each ------------------------------------
+
+    def request_records(self, context: Context | None) -> t.Iterable[dict]:
+        """Every inbox's open walk, then its closed walk; then the run's report."""
+        self._emitted = {}
+        self._repeats = 0
+        self._groups_incomplete, self._missed = 0, 0
+        inboxes, team = self._read_account()
+        self.logger.info(
+            "%s: %d inboxes to read, open and closed conversations of each",
+            self.name,
+            len(inboxes),
+        )
+        unreadable: list[tuple[InboxAccess, bool]] = []
+        for inbox in inboxes:
+            access = InboxAccess.build(inbox, team)
+            for closed in (False, True):
+                read = yield from self._run_walk(Walk(access.inbox_id, closed), access, context)
+                if not read:
+                    unreadable.append((access, closed))
+                    break
+        self._report_run(unreadable)
+
+    def _read_account(self) -> tuple[list[dict[str, t.Any]], list[int]]:
+        """`GET /v1/inboxes` and `GET /v1/team`, whether or not their streams are selected."""
+        from tap_heymarket.account_streams import InboxesStream, TeamMembersStream
+
+        tap = self._tap_for_reads
+        inboxes = list(InboxesStream(tap).request_records(None))
+        try:
+            team = [m["id"] for m in TeamMembersStream(tap).request_records(None)]
+        except HeymarketFatalError as exc:
+            # The team only orders the user ids to try: read on without it.
+            self.logger.warning(
+                "%s: could not read the team (%s); each inbox's members are tried in the "
+                "order it lists them",
+                self.name,
+                exc,
+            )
+            team = []
+        return inboxes, team
+
+    def _run_walk(
+        self, walk: Walk, access: InboxAccess, context: Context | None
+    ) -> t.Generator[dict, None, bool]:
+        """One walk, asking as the inbox's user ids in turn; False if none may read it."""
+        self._walk = walk
+        while True:
+            member = access.current(skip_zero=self._id0 is False)
+            if member is None:
+                return False
+            self._member = member
+            try:
+                yield from super().request_records(context)
+            except MemberRejected as exc:
+                access.reject(member)
+                if member == 0:
+                    self._id0 = False
+                self.logger.info(
+                    "%s: the API refused user id %d for %s: %s",
+                    walk.label,
+                    member,
+                    access.describe(),
+                    exc,
+                )
+                continue
+            if member == 0 and self._id0 is None:
+                self._id0 = True
+                self.logger.info(
+                    "%s: the API accepts id 0 for %s, which no listed member could read",
+                    walk.label,
+                    access.describe(),
+                )
+            return True
+
+    def _report_run(self, unreadable: list[tuple[InboxAccess, bool]]) -> None:
+        for access, closed in unreadable:
+            zero = "id 0" if 0 in access.rejected else "id 0 (refused earlier in this run)"
+            if access.members:
+                refused = ", ".join(str(m) for m in access.rejected if m != 0)
+                why = f"the API refused (HTTP 403) every member it lists ({refused}) and {zero}"
+            else:
+                why = f"it lists no members, and the API refused (HTTP 403) {zero}"
+            self.logger.warning(
+                "%s: %s cannot be read: %s; its %s are not extracted. Add a member to the "
+                "inbox in Heymarket.",
+                self.name,
+                access.describe(),
+                why,
+                "closed conversations" if closed else "conversations",
+            )
+        if unreadable:
+            self._metric("inboxes_unreadable", len(unreadable))
+        if self._groups_incomplete:
+            self._metric("tie_groups_incomplete", self._groups_incomplete)
+            if self._missed:
+                self._metric("records_missed", self._missed)
+        self.logger.info(
+            "%s: %d conversations emitted; %d repeated at the same version (an API that "
+            "ignores filters.closed) skipped",
+            self.name,
+            len(self._emitted),
+            self._repeats,
+        )
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _filters(self) -> dict[str, t.Any]:
+        walk = self._walk
+        assert walk is not None
+        return {"inboxes": [walk.inbox_id], "closed": walk.closed}
+
+    def prepare_request_payload(
+        self, context: Context | None, next_page_token: PageRequest | None
+    ) -> dict | None:
+        """The walk's `date`/`limit`/`page`, plus the user id and the walk's filters."""
+        body = super().prepare_request_payload(context, next_page_token) or {}
+        body["id"] = self._member
+        body["filters"] = self._filters()
+        return body
+
+    def check_status(self, response: requests.Response) -> None:
+        """A 403 is the user id's, not the tap's: the walk tries the next one."""
+        if response.status_code == 403:
+            raise MemberRejected(status_message(response))
+        super().check_status(response)
+
+    def api_count(self) -> int | None:
+        """`POST /v1/conversations/count` with the walk's user id and filters."""
+        body = {"id": self._member, "filters": self._filters()}
+        try:
+            value = self.side_request(str(self.count_path), body).json()
+        except Exception as exc:
+            self.logger.warning("%s: could not read the API's count: %s", self.name, exc)
+            return None
+        if isinstance(value, dict):
+            value = value.get("count")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
+
+    # -- the walk and its STATE --------------------------------------------------------
+
+    def _walk_entry(self, *, create: bool) -> dict[str, t.Any]:
+        walk = self._walk
+        assert walk is not None
+        state = self.get_context_state(None)
+        if not create:
+            walks = state.get(WALKS_KEY)
+            entry = walks.get(walk.key) if isinstance(walks, dict) else None
+            return entry if isinstance(entry, dict) else {}
+        return t.cast("dict", state.setdefault(WALKS_KEY, {}).setdefault(walk.key, {}))
+
+    def _walk_floor(self, entry: dict[str, t.Any]) -> datetime | None:
+        """The walk's bookmark or `start_date`, whichever is later."""
+        candidates = []
+        if entry.get(BOOKMARK_KEY):
+            candidates.append(timestamps.parse(entry[BOOKMARK_KEY]))
+        if self.config.get("start_date"):
+            candidates.append(timestamps.parse(str(self.config["start_date"])))
+        return max(candidates) if candidates else None
+
+    def get_new_paginator(self) -> BaseAPIPaginator[PageRequest]:
+        """The walk's walker: from its saved position, its bookmark, or the top.
+
+        After a 403 the same walker goes on, as another user id, from where it stood.
+        """
+        walk = self._walk
+        assert walk is not None
+        walker = self._walker
+        if walker is not None and self._walker_key == walk.key and not walker.finished_walk:
+            return walker
+        entry = self._walk_entry(create=False)
+        floor = self._walk_floor(entry)
+        bookmark = entry.get(BOOKMARK_KEY)
+        known = None
+        if floor is not None and bookmark and timestamps.parse(bookmark) == floor:
+            known = revs_from_state(entry.get(REVS_KEY))
+        walker = UpdatedCursorPaginator.resume(
+            entry.get(WALK_KEY),
+            page_size=self.page_size,
+            floor=floor,
+            known_at_floor=known,
+            logger=self.logger,
+            label=walk.label,
+        )
+        if walker.resumed:
+            self.logger.info(
+                "%s: resuming an interrupted walk below updated=%s",
+                walk.label,
+                entry[WALK_KEY]["cursor"],
+            )
+        self._walker, self._walker_key = walker, walk.key
+        return walker
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """The page's conversations new to this run (per version), then STATE."""
+        walker = self._walker
+        walk = self._walk
+        assert walker is not None and walk is not None
+        for record in walker.consume(self.decoded_page(response)):
+            status = record.get("status")
+            if status in ("open", "closed") and (status == "closed") != walk.closed:
+                self._note_closed_filter(walk, status)
+            version = (record["updated"], status)
+            if self._emitted.get(record["id"]) == version:
+                self._repeats += 1
+                continue
+            self._emitted[record["id"]] = version
+            record["read_as_user_id"] = self._member
+            yield record
+        self._checkpoint(walker)
+
+    def _note_closed_filter(self, walk: Walk, status: str) -> None:
+        if not self._closed_filter_noted:
+            self._closed_filter_noted = True
+            self.logger.info(
+                "%s: filters.closed=%s answered a conversation whose status is %s: the API "
+                "may ignore the filter; each conversation is still emitted once per version",
+                walk.label,
+                str(walk.closed).lower(),
+                status,
+            )
+
+    def _checkpoint(self, walker: UpdatedCursorPaginator) -> None:
+        """The walk's entry after each page: its position, or its new bookmark at the end."""
+        entry = self._walk_entry(create=True)
+        if walker.finished_walk:
+            entry.pop(WALK_KEY, None)
+            bookmark = entry.get(BOOKMARK_KEY)
+            previous = timestamps.parse(bookmark) if bookmark else None
+            newest = walker.newest
+            if newest and (previous is None or newest >= previous):
+                if previous is None or newest > previous:
+                    entry[BOOKMARK_KEY] = timestamps.normalize(newest)
+                entry[REVS_KEY] = revs_to_state(walker.revs_at_newest())
+            self._log_walk_summary(walker)
+        elif (saved := walker.checkpoint()) is not None:
+            # The walk's previous bookmark stays until this walk completes.
+            entry[WALK_KEY] = saved
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _log_walk_summary(self, walker: UpdatedCursorPaginator) -> None:
+        walk = self._walk
+        assert walk is not None
+        self.logger.info(
+            "%s: walk complete as user id %d: %d records in %d requests (%d repeats "
+            "skipped, page mode %s, server page %d)",
+            walk.label,
+            self._member,
+            walker.emitted,
+            walker.requests,
+            walker.duplicates_skipped,
+            walker.page_mode or "not needed",
+            walker.capacity,
+        )
+        if walker.memory.incomplete_groups:
+            self._report_incomplete_groups(walk, walker)
+
+    def _report_incomplete_groups(self, walk: Walk, walker: UpdatedCursorPaginator) -> None:
+        """Name the tie groups the API would not page through, and count what is missing
+        when a full walk can (the count endpoint, with the walk's user id and filters)."""
+        groups = walker.memory.incomplete_groups
+        missing: int | None = None
+        if walker.floor is None and not walker.resumed:
+            total = self.api_count()
+            if total is not None:
+                missing = max(total - walker.emitted, 0)
+                if missing == 0:
+                    self.logger.info(
+                        "%s: the API counts %d and all were extracted; the tie groups that "
+                        "could not be paged through were complete",
+                        walk.label,
+                        total,
+                    )
+                    return
+        listed = ", ".join(f"{at} ({read} read)" for at, read in groups[:5])
+        if len(groups) > 5:
+            listed += f" and {len(groups) - 5} more"
+        how_many = (
+            f"{missing} conversation(s) are missing (the API counts {missing + walker.emitted}, "
+            f"{walker.emitted} were extracted)"
+            if missing is not None
+            else "an unknown number may be missing (a full sync counts them)"
+        )
+        self.logger.warning(
+            "%s: %d tie group(s) could not be read in full because the API clamps `limit` "
+            "and ignores `page`: %s; %s",
+            walk.label,
+            len(groups),
+            listed,
+            how_many,
+        )
+        self._groups_incomplete += len(groups)
+        if missing is None or self._missed is None:
+            self._missed = None
+        else:
+            self._missed += missing
+
+    # -- one type per column -----------------------------------------------------------
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Columns of one type each; everything else in `extra_fields` (see the module)."""
+        properties = self.schema["properties"]
+        extra: dict[str, t.Any] = {}
+        if "extra_fields" in row:
+            extra["extra_fields"] = row.pop("extra_fields")  # the API's own, kept as sent
+        for name, columns in REFERENCES.items():
+            if name in row:
+                self._split_reference(row, name, columns, extra)
+        for key in list(row):
+            if key in ("id", "updated", "read_as_user_id"):
+                continue
+            if key not in properties:
+                extra[key] = row.pop(key)
+                continue
+            value = row[key]
+            if value is None:
+                continue
+            fitted, ok = _fit(properties[key], value)
+            if not ok:
+                self._warn_type(key, value)
+                extra[key] = value
+                row[key] = None
+                continue
+            row[key] = fitted
+            if isinstance(fitted, bool) and not isinstance(value, bool) and value not in (0, 1):
+                extra[key] = value  # an integer flag other than 0/1: also kept as sent
+        row["extra_fields"] = extra or None
+        for key in properties:
+            # Every column in every record: an absent field and a null one land alike.
+            row.setdefault(key, None)
+        return row
+
+    def _split_reference(
+        self, row: dict, name: str, columns: dict[str, str], extra: dict[str, t.Any]
+    ) -> None:
+        value = row.pop(name)
+        if value is None:
+            row[columns["id"]] = None
+        elif isinstance(value, dict):
+            for key, column in columns.items():
+                row[column] = value.get(key)
+            if set(value) - set(columns):
+                extra[name] = value  # more than the columns hold: kept whole
+        elif _as_int(value) is not None:
+            row[columns["id"]] = _as_int(value)
+        else:
+            self._warn_type(name, value)
+            extra[name] = value
+
+    def _warn_type(self, key: str, value: t.Any) -> None:
+        kind = type(value).__name__
+        if (key, kind) not in self._type_warnings:
+            self._type_warnings.add((key, kind))
+            self.logger.warning(
+                "%s: `%s` came as a %s, which its column cannot hold: kept in "
+                "extra_fields.%s (the column is null); this is said once per run",
+                self.name,
+                key,
+                kind,
+                key,
+            )
+
+
+def _as_int(value: t.Any) -> int | None:
+    """An integer id: an int, or a string of digits; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _fit(prop: dict[str, t.Any], value: t.Any) -> tuple[t.Any, bool]:
+    """`value` as the column's one type, and whether it fits (losslessly)."""
+    kinds = prop.get("type", [])
+    kinds = {kinds} if isinstance(kinds, str) else set(kinds)
+    if "boolean" in kinds:
+        if isinstance(value, bool):
+            return value, True
+        if isinstance(value, int):
+            return value != 0, True
+        return value, False
+    if "integer" in kinds:
+        number = _as_int(value)
+        return (number, True) if number is not None else (value, False)
+    if "string" in kinds:
+        if prop.get("format") == "date-time":
+            try:
+                return timestamps.normalize(timestamps.parse(value)), True
+            except (TypeError, ValueError):
+                return value, False
+        if isinstance(value, str):
+            return value, True
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value), True
+        return value, False
+    if "array" in kinds:
+        return _fit_members(value)
+    return value, True
+
+
+def _fit_members(value: t.Any) -> tuple[t.Any, bool]:
+    """`[{id, name}]`; a list of bare ids becomes `[{id}]`; anything else does not fit."""
+    if not isinstance(value, list):
+        return value, False
+    out = []
+    for item in value:
+        if isinstance(item, dict):
+            member = dict(item)
+            if "id" in member and member["id"] is not None:
+                member_id = _as_int(member["id"])
+                if member_id is None:
+                    return value, False
+                member["id"] = member_id
+            name = member.get("name")
+            if name is not None and not isinstance(name, str):
+                return value, False
+            out.append(member)
+        elif _as_int(item) is not None:
+            out.append({"id": _as_int(item)})
+        else:
+            return value, False
+    return out, True
+
+
+def conversation_state_errors(state: t.Any) -> list[str]:
+    """Problems in the conversations entry of a `--state` file, each naming its location.
+
+    Each walk's entry is checked exactly as `state.py` checks a stream's (bookmark,
+    `revs_at_bookmark`, `walk`).
+    """
+    if not isinstance(state, dict) or not isinstance(state.get("bookmarks"), dict):
+        return []
+    entry = state["bookmarks"].get(ConversationsStream.name)
+    if not isinstance(entry, dict) or entry.get(WALKS_KEY) is None:
+        return []
+    where = f"state.bookmarks.{ConversationsStream.name}.{WALKS_KEY}"
+    walks = entry[WALKS_KEY]
+    if not isinstance(walks, dict):
+        return [f"{where} must be an object, got a {type(walks).__name__}"]
+    errors = []
+    for key, value in walks.items():
+        if not WALK_NAME.fullmatch(key):
+            errors.append(f"{where} has the key {key!r}: expected '<inbox id>/open' or '/closed'")
+            continue
+        name = f"{ConversationsStream.name}.{WALKS_KEY}.{key}"
+        errors += state_errors({"bookmarks": {name: value}}, [name])
+    return errors
+
+
+__all__ = ["ConversationsStream", "conversation_state_errors"]

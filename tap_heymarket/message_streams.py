@@ -1,0 +1,388 @@
+"""The `messages` stream: `POST /v1/messages/all`, incremental on `updated`.
+
+How the walk is chosen and why it loses nothing is in `message_walk.py`. This module is
+the SDK side: the probe's requests (paced and retried like every request), decoding and
+checking each answer, STATE after every page, the bookmarks, and the end-of-walk report.
+
+STATE of the stream, besides the SDK's keys:
+
+* `replication_key_value`: the newest `updated` read by the last completed walk;
+* `created_bookmark`: the newest `date` read by the last completed walk (the floor of a
+  walk by creation time, minus `messages_lookback_hours`);
+* `strategy`: what the last probe learned and the walk it chose (re-probed every run);
+* `message_walk`: the unfinished walk (strategy, floor, engine position), written after
+  every page, so a killed run resumes where it stopped when the next probe chooses the same
+  strategy.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from datetime import timedelta
+
+from singer_sdk import StreamSchema
+from singer_sdk.metrics import get_metrics_logger
+from singer_sdk.pagination import BaseAPIPaginator
+
+from tap_heymarket import timestamps
+from tap_heymarket.client import HeymarketStream, describe_answer
+from tap_heymarket.errors import HeymarketFatalError, MalformedResponseError
+from tap_heymarket.message_walk import (
+    BY_UPDATED,
+    Learned,
+    MessagePage,
+    MessageWalk,
+    Prober,
+    choose,
+    walk_state_errors,
+)
+from tap_heymarket.streams import SCHEMAS
+
+if t.TYPE_CHECKING:
+    from datetime import datetime
+
+    import requests
+    from singer_sdk.helpers.types import Context
+
+    from tap_heymarket.pagination import Page
+
+#: Keys of the stream's state (see the module docstring).
+WALK_KEY = "message_walk"
+CREATED_KEY = "created_bookmark"
+STRATEGY_KEY = "strategy"
+#: Default of `messages_lookback_hours`.
+DEFAULT_LOOKBACK_HOURS = 72
+
+
+class MessageRequest:
+    """One page token: the body to send. Compared by identity (never a false loop)."""
+
+    def __init__(self, body: dict[str, t.Any]) -> None:
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"MessageRequest({self.body})"
+
+
+class MessagePaginator(BaseAPIPaginator[MessageRequest]):
+    """The SDK's view of a `MessageWalk`: the next body, until the walk is done."""
+
+    def __init__(self, walk: MessageWalk) -> None:
+        self.walk = walk
+        super().__init__(MessageRequest(walk.body()))
+
+    def has_more(self, response: requests.Response) -> bool:
+        return not self.walk.done
+
+    def get_next(self, response: requests.Response) -> MessageRequest | None:
+        return None if self.walk.done else MessageRequest(self.walk.body())
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """An answer of messages already read is not the end of the walk."""
+        return not self.walk.done
+
+
+class MessagesStream(HeymarketStream):
+    """Messages, from `POST /v1/messages/all` (team-wide), incremental on `updated`."""
+
+    name = "messages"
+    path = "/v1/messages/all"
+    count_path = "/v1/messages/all/count"
+    primary_keys = ("id",)
+    replication_key = "updated"
+    is_sorted = False
+    schema = StreamSchema(SCHEMAS)
+    #: `date` and `updated` place a message in the walk: parsed strictly in `decode`.
+    datetime_fields = ()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._paginator: MessagePaginator | None = None
+
+    # -- answers -------------------------------------------------------------------------
+
+    def decode(self, response: requests.Response) -> Page:
+        """The base checks, then every message's `date` and `updated`, which the walk needs.
+
+        A message without a parsable `date` or `updated` cannot be placed in the walk, so
+        the answer is malformed (retried, then fatal), as for contacts' `updated`.
+        """
+        page = super().decode(response)
+        dates: list[datetime] = []
+        updated: list[datetime] = []
+        for record in page.records:
+            for name, values in (("date", dates), ("updated", updated)):
+                try:
+                    value = timestamps.parse(record[name])
+                except (KeyError, TypeError, ValueError):
+                    msg = (
+                        f"{describe_answer(response)} returned message {record['id']} with "
+                        f"{name}={record.get(name)!r}, which is not an RFC 3339 date-time; "
+                        "the walk cannot place it"
+                    )
+                    raise MalformedResponseError(msg, response) from None
+                record[name] = timestamps.normalize(value)
+                values.append(value)
+        return MessagePage(records=page.records, updated=updated, dates=dates)
+
+    def _ask(self, body: dict[str, t.Any]) -> MessagePage | None:
+        """One probe: paced, retried and decoded like a page; None for a 400 answer."""
+        prepared = self.build_prepared_request(
+            method="POST", url=self.url_base + self.path, json=body, headers=self.http_headers
+        )
+
+        def send(
+            prepared_request: requests.PreparedRequest, context: Context | None
+        ) -> MessagePage | None:
+            response = self.requests_session.send(
+                self.authenticator(prepared_request),
+                timeout=self.timeout,
+                allow_redirects=self.allow_redirects,
+            )
+            if response.status_code == 400:
+                return None
+            self.check_status(response)
+            return t.cast("MessagePage", self.decode(response))
+
+        answer: MessagePage | None = self.request_decorator(send)(prepared, None)
+        return answer
+
+    def _count(self, body: dict[str, t.Any]) -> int | None:
+        """`POST /v1/messages/all/count`: a JSON string (or a number, or {"count": n})."""
+        try:
+            value = self.side_request(self.count_path, body).json()
+        except (HeymarketFatalError, ValueError) as exc:
+            self.logger.warning("%s: could not read the API's count: %s", self.name, exc)
+            return None
+        if isinstance(value, dict):
+            value = value.get("count")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            self.logger.warning("%s: the API's count %r is not a number", self.name, value)
+            return None
+
+    # -- the walk ------------------------------------------------------------------------
+
+    def get_new_paginator(self) -> MessagePaginator:
+        """Probe the API, choose the walk, and resume an interrupted one if it still fits."""
+        state = self.get_context_state(None)
+        prober = Prober(self._ask, self.logger)
+        learned = prober.run(Learned.from_state(state.get(STRATEGY_KEY)))
+        strategy = choose(learned)
+        lookback = timedelta(
+            hours=int(self.config.get("messages_lookback_hours", DEFAULT_LOOKBACK_HOURS))
+        )
+        self.logger.info(
+            "%s: probed the API in %d requests: %s",
+            self.name,
+            prober.requests,
+            learned.describe(),
+        )
+        start = self.config.get("start_date")
+        walk = MessageWalk(
+            strategy=strategy,
+            learned=learned,
+            page_size=int(self.config.get("page_size", 500)),
+            bookmark_updated=_time(state.get("replication_key_value")),
+            bookmark_date=_time(state.get(CREATED_KEY)),
+            start_date=timestamps.parse(str(start)) if start else None,
+            lookback=lookback,
+            saved=state.get(WALK_KEY),
+            count=self._count,
+            logger=self.logger,
+        )
+        state[STRATEGY_KEY] = {"name": strategy, **learned.to_state()}
+        self._log_strategy(walk, lookback)
+        if state.get(WALK_KEY) and not walk.resumed:
+            self.logger.info(
+                "%s: the interrupted walk does not fit this run's; starting over", self.name
+            )
+        elif walk.resumed:
+            self.logger.info("%s: resuming an interrupted %s walk", self.name, strategy)
+        self._paginator = MessagePaginator(walk)
+        return self._paginator
+
+    def _log_strategy(self, walk: MessageWalk, lookback: timedelta) -> None:
+        floor = timestamps.normalize(walk.floor) if walk.floor else None
+        if walk.strategy in BY_UPDATED:
+            self.logger.info(
+                "%s: strategy %s: walking by `updated` %s; every status change is caught",
+                self.name,
+                walk.strategy,
+                f"down to {floor}" if floor else "(full sync)",
+            )
+            return
+        hours = lookback.total_seconds() / 3600
+        missed = (
+            f"a status change to a message created before {floor} is not caught"
+            if floor
+            else "later incremental runs will not catch a status change to a message "
+            "created more than that before the newest one read"
+        )
+        self.logger.info(
+            "%s: strategy %s: the API offers no way to walk by `updated`, so the walk goes by "
+            "created `date` %s with a lookback of %g h (messages_lookback_hours); %s until a "
+            "full sync",
+            self.name,
+            walk.strategy,
+            f"down to {floor}," if floor else "(full sync),",
+            hours,
+            missed,
+        )
+
+    def prepare_request_payload(
+        self, context: Context | None, next_page_token: MessageRequest | None
+    ) -> dict | None:
+        """The body the walk asks for."""
+        assert next_page_token is not None
+        return next_page_token.body
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """Emit the page's new messages, then checkpoint the walk in STATE."""
+        paginator = self._paginator
+        assert paginator is not None
+        page = t.cast("MessagePage", self.decoded_page(response))
+        yield from paginator.walk.consume(page)
+        self._checkpoint(paginator.walk)
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Keep the fields the docs do not list, in `extra_fields`, instead of losing them."""
+        known = self.schema["properties"]
+        extra = {key: row.pop(key) for key in [k for k in row if k not in known]}
+        row["extra_fields"] = extra or None
+        return row
+
+    # -- STATE and the end of the walk ----------------------------------------------------
+
+    def _checkpoint(self, walk: MessageWalk) -> None:
+        state = self.get_context_state(None)
+        if walk.done:
+            state.pop(WALK_KEY, None)
+            state.pop("progress_markers", None)
+            old = _time(state.get("replication_key_value"))
+            if walk.max_updated and (old is None or walk.max_updated > old):
+                state["replication_key"] = self.replication_key
+                state["replication_key_value"] = timestamps.normalize(walk.max_updated)
+            old = _time(state.get(CREATED_KEY))
+            if walk.max_date and (old is None or walk.max_date > old):
+                state[CREATED_KEY] = timestamps.normalize(walk.max_date)
+            self._report(walk)
+        elif (saved := walk.checkpoint()) is not None:
+            state[WALK_KEY] = saved
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _report(self, walk: MessageWalk) -> None:
+        """One INFO summary; a WARNING (and metrics) for anything that may be missing."""
+        self.logger.info(
+            "%s: walk complete: %d messages read in %d requests (strategy %s)",
+            self.name,
+            walk.emitted,
+            walk.requests,
+            walk.strategy,
+        )
+        full = walk.floor is None and not walk.resumed
+        groups = walk.incomplete_groups()
+        shortfall = walk.shortfall
+        total = walk.count_start
+        if total is None and full and groups:
+            total = self._count({})
+        counted_missing = None if total is None or not full else max(total - walk.emitted, 0)
+        if groups:
+            listed = ", ".join(f"{at} ({read} read)" for at, read in groups[:5])
+            if len(groups) > 5:
+                listed += f" and {len(groups) - 5} more"
+            if counted_missing == 0:
+                self.logger.info(
+                    "%s: the API counts %d and all were read; the tie groups that could not "
+                    "be paged through were complete",
+                    self.name,
+                    total,
+                )
+                return
+            how_many = (
+                f"{counted_missing} message(s) are missing (the API counts {total}, "
+                f"{walk.emitted} were read)"
+                if counted_missing is not None
+                else "an unknown number of messages may be missing (a full sync counts them)"
+            )
+            self.logger.warning(
+                "%s: %d tie group(s) could not be read in full because the API clamps `limit` "
+                "and ignores `page`: %s; %s",
+                self.name,
+                len(groups),
+                listed,
+                how_many,
+            )
+            self._metric("tie_groups_incomplete", len(groups))
+            if counted_missing is not None:
+                self._metric("records_missed", counted_missing)
+            return
+        if shortfall is not None:
+            missing = shortfall[0]
+            floor = timestamps.normalize(walk.floor) if walk.floor else None
+            self.logger.warning(
+                "%s: the API shows only the newest messages (a lower-bound cursor without "
+                "`ascending` or `page`) and clamps `limit`: %s messages %s could not be "
+                "reached",
+                self.name,
+                missing if missing is not None else "an unknown number of",
+                f"with {walk.key} at or after {floor}" if floor else "in all",
+            )
+            if missing is not None:
+                self._metric("records_missed", missing)
+            return
+        if counted_missing:
+            self.logger.warning(
+                "%s: the API counts %d messages but %d were read: %d are missing",
+                self.name,
+                total,
+                walk.emitted,
+                counted_missing,
+            )
+            self._metric("records_missed", counted_missing)
+        elif total is not None:
+            self.logger.info("%s: the API counts %d messages; all were read", self.name, total)
+
+    def _metric(self, name: str, value: int) -> None:
+        """A counter in the SDK's METRIC log format, for log-based monitoring."""
+        point = {"type": "counter", "metric": name, "value": value, "tags": {"stream": self.name}}
+        get_metrics_logger().info("METRIC: %s", json.dumps(point, separators=(",", ":")))
+
+    def _increment_stream_state(
+        self,
+        latest_record: dict,
+        *,
+        context: Context | None = None,
+    ) -> None:
+        """The walk manages the bookmarks itself (see `_checkpoint`)."""
+
+
+def _time(value: t.Any) -> datetime | None:
+    return timestamps.parse(value) if value else None
+
+
+def message_state_errors(state: t.Any) -> list[str]:
+    """Problems in the messages entry of a `--state` file, each naming its location."""
+    if not isinstance(state, dict) or not isinstance(state.get("bookmarks"), dict):
+        return []
+    entry = state["bookmarks"].get(MessagesStream.name)
+    if not isinstance(entry, dict):
+        return []
+    where = f"state.bookmarks.{MessagesStream.name}"
+    errors = []
+    value = entry.get(CREATED_KEY)
+    if value is not None:
+        try:
+            timestamps.parse(value)
+        except (TypeError, ValueError):
+            errors.append(f"{where}.{CREATED_KEY} must be an ISO 8601 date-time, got {value!r}")
+    strategy = entry.get(STRATEGY_KEY)
+    if strategy is not None and not isinstance(strategy, dict):
+        errors.append(f"{where}.{STRATEGY_KEY} must be an object")
+    return errors + walk_state_errors(entry.get(WALK_KEY), f"{where}.{WALK_KEY}")
+
+
+__all__ = ["MessagesStream", "message_state_errors"]

@@ -1,0 +1,63 @@
+"""Every private singer-sdk method or attribute the tap relies on still exists as used.
+
+The tap uses the SDK's public API wherever one serves. Where none does, the module says
+why next to the use (records.py holds the RECORD fast path and is pinned in more depth by
+tests/test_record_preparation.py). An SDK upgrade that renames or reshapes one of these
+fails here, by name, instead of misbehaving quietly in a sync.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from singer_sdk import Stream, Tap
+from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
+
+from tap_heymarket.tap import TapHeymarket
+from tests.tap_runner import sandbox_config
+
+#: (owner, name, parameters after `self`) -> where the tap uses it and why.
+PRIVATE_METHODS = {
+    # streams.py, message_streams.py, contact_feed.py: the walks own the bookmark (the
+    # SDK's per-record bookmarking assumes ascending order; these lists are newest first).
+    (Stream, "_increment_stream_state"): ["latest_record", "context"],
+    # streams.py, message/conversation streams, contact_feed.py, deletes.py: STATE after
+    # every page; a Stream has no public method that writes its STATE message.
+    (Stream, "_write_state_message"): [],
+    # contact_feed.py (one SCHEMA per run for the fed children) and deletes.py (no SCHEMA
+    # for delete_sweeps until a sweep completes): the SDK sends it unconditionally.
+    (Stream, "_write_schema_message"): [],
+    # deletes.py: ACTIVATE_VERSION only after a sweep proved the walk complete; the SDK's
+    # public switch sends it at the start of a full-table stream.
+    (Stream, "_write_activate_version_message"): ["full_table_version"],
+    # records.py: the fast path replaces this method (see its module docstring).
+    (Stream, "_generate_record_messages"): ["record"],
+    # tap.py: the only config-validation hook in 0.54; the tap adds semantic checks.
+    (Tap, "_validate_config"): ["raise_errors"],
+}
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    list(PRIVATE_METHODS),
+    ids=[f"{o.__name__}.{n}" for o, n in PRIVATE_METHODS],
+)
+def test_private_method_keeps_its_signature(owner: type, name: str) -> None:
+    method = getattr(owner, name, None)
+    assert callable(method), f"singer-sdk no longer has {owner.__name__}.{name}"
+    params = list(inspect.signature(method).parameters)[1:]
+    assert params == PRIVATE_METHODS[owner, name], (
+        f"{owner.__name__}.{name}{inspect.signature(method)} changed"
+    )
+
+
+def test_private_attributes_still_exist() -> None:
+    """`Stream._stream_version` (records.py, deletes.py: the RECORD/ACTIVATE_VERSION table
+    version) and `BaseAPIPaginator._value` (deletes.py: a sweep round restarts its token)."""
+    tap = TapHeymarket(config=sandbox_config("http://127.0.0.1:9"), parse_env_config=False)
+    stream = tap.streams["contacts"]
+    assert hasattr(stream, "_stream_version")
+    paginator: BaseAPIPaginator = SinglePagePaginator()
+    assert hasattr(paginator, "_value")
+    assert paginator.current_value is paginator._value

@@ -1,0 +1,423 @@
+"""Property tests of the walker (`UpdatedCursorPaginator`) against an in-process model server.
+
+No HTTP and no sandbox: `ModelServer` answers a `{date, limit, page}` body the way the real
+API might under each reading the docs leave open (`<` or `<=`; `date` read exactly or
+truncated to milliseconds or seconds; `limit` honoured or clamped; `page` ignored, 0-based
+or 1-based), over records whose `updated` has second, millisecond or microsecond precision
+and that come in tie groups of any size, some larger than any page. Hypothesis generates
+thousands of such servers and data sets. The walker is driven the way the SDK drives it
+(`consume`, then `continue_if_empty`/`advance`), and resumed and rerun from what the
+stream keeps in STATE (`checkpoint()`, `revs_at_newest()`, through JSON).
+
+Examples are derandomized, so CI sees the same ones every run. To search harder locally:
+`WALKER_EXAMPLES=5000 WALKER_RANDOM=1 pytest tests/test_walker_properties.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import typing as t
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tap_heymarket import timestamps
+from tap_heymarket.pagination import Page, UpdatedCursorPaginator
+from tap_heymarket.walk_state import MAX_REVS, revs_from_state, revs_to_state
+
+US, MS, SECOND = 1, 1000, 1_000_000
+EPOCH = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+EXAMPLES = int(os.environ.get("WALKER_EXAMPLES", "250"))
+
+PROPERTY = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not os.environ.get("WALKER_RANDOM"),
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def at(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def to_us(value: datetime) -> int:
+    return (value - EPOCH) // timedelta(microseconds=1)
+
+
+@dataclass
+class ModelServer:
+    """A newest-first list with an `updated`-before cursor, like `POST /v1/contacts`."""
+
+    #: id -> [updated (µs after EPOCH), rev]
+    rows: dict[int, list[int]]
+    unit: int
+    inclusive: bool
+    #: `date` is truncated to this many µs before comparing (1: read exactly).
+    date_unit: int
+    max_limit: int | None
+    page_mode: t.Literal["ignore", "zero", "one"]
+    #: Order inside a tie group: a fixed, arbitrary permutation of the ids.
+    salt: int = 0
+    now: int = 0
+    #: False: records carry no `rev`.
+    revs: bool = True
+    #: Ids written since `changed` was last cleared.
+    changed: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.now = max((u for u, _ in self.rows.values()), default=0)
+
+    def answer(self, body: dict[str, t.Any]) -> Page:
+        limit = body["limit"]
+        assert isinstance(limit, int) and limit > 0, body
+        if self.max_limit:
+            limit = min(limit, self.max_limit)
+        rows = sorted(
+            self.rows.items(),
+            key=lambda kv: (kv[1][0], (kv[0] * 2_654_435_761 + self.salt) % 1_000_003),
+            reverse=True,
+        )
+        if "date" in body:
+            cut = to_us(timestamps.parse(body["date"]))
+            cut -= cut % self.date_unit
+            rows = [r for r in rows if (r[1][0] <= cut if self.inclusive else r[1][0] < cut)]
+        page = body.get("page")
+        offset = 0
+        if self.page_mode == "zero" and page:
+            offset = page * limit
+        elif self.page_mode == "one" and page and page > 1:
+            offset = (page - 1) * limit
+        chosen = rows[offset : offset + limit]
+        return Page(
+            records=[{"id": i, "rev": rev} if self.revs else {"id": i} for i, (_, rev) in chosen],
+            updated=[at(u) for _, (u, _) in chosen],
+        )
+
+    def newest(self) -> int | None:
+        return max((u for u, _ in self.rows.values()), default=None)
+
+    def touch(self, record_id: int) -> None:
+        """The record is written now: newer than everything, next rev."""
+        self.now += self.unit
+        self.rows[record_id] = [self.now, self.rows[record_id][1] + 1]
+        self.changed.add(record_id)
+
+    def create(self, updated: int | None = None) -> int:
+        """A new record, written now (or at `updated`)."""
+        if updated is None:
+            self.now += self.unit
+        new_id = max(self.rows, default=0) + 1
+        self.rows[new_id] = [self.now if updated is None else updated, 1]
+        self.changed.add(new_id)
+        return new_id
+
+    def bump(self, record_id: int) -> None:
+        """Written within the same tick as its `updated`: new rev, same `updated`."""
+        self.rows[record_id][1] += 1
+        self.changed.add(record_id)
+
+    def group_of(self, record_id: int) -> str:
+        return timestamps.normalize(at(self.rows[record_id][0]))
+
+
+class _Response:
+    """Stands in for `requests.Response`: the walker plans from `consume`, never from it."""
+
+
+RESPONSE: t.Any = _Response()
+
+
+@dataclass
+class Walk:
+    walker: UpdatedCursorPaginator
+    emitted: list[dict[str, t.Any]]
+    pages: int
+
+    @property
+    def ids(self) -> list[int]:
+        return [r["id"] for r in self.emitted]
+
+
+def drive(
+    server: ModelServer,
+    walker: UpdatedCursorPaginator,
+    *,
+    stop_after: int | None = None,
+    between_pages: t.Callable[[int], None] | None = None,
+) -> Walk:
+    """Run the walker the way `RESTStream.request_records` does, with a bounded budget."""
+    budget = 8 * len(server.rows) + 20
+    walk = Walk(walker, [], 0)
+    while not walker.finished:
+        if stop_after is not None and walk.pages >= stop_after:
+            break
+        assert walk.pages < budget, f"no end after {walk.pages} requests"
+        out = walker.consume(server.answer(walker.current_value.body()))
+        walk.pages += 1
+        walk.emitted.extend(out)
+        if between_pages is not None:
+            between_pages(walk.pages)
+        if not out and not walker.continue_if_empty(RESPONSE):
+            break
+        walker.advance(RESPONSE)
+    return walk
+
+
+@dataclass
+class Stored:
+    """What STATE holds for the stream between runs (see `UpdatedCursorStream._checkpoint`)."""
+
+    bookmark: datetime | None = None
+    revs: list[list[int]] = field(default_factory=list)
+
+    def after(self, walker: UpdatedCursorPaginator) -> Stored:
+        newest = walker.newest
+        if newest is None or (self.bookmark is not None and newest < self.bookmark):
+            return self
+        revs = json.loads(json.dumps(revs_to_state(walker.revs_at_newest())))
+        return Stored(bookmark=newest, revs=revs)
+
+    def walker(self, page_size: int) -> UpdatedCursorPaginator:
+        return UpdatedCursorPaginator(
+            page_size=page_size, floor=self.bookmark, known_at_floor=revs_from_state(self.revs)
+        )
+
+
+# -- strategies -----------------------------------------------------------------------
+
+
+@st.composite
+def servers(draw: st.DrawFn, *, max_records: int = 80) -> ModelServer:
+    unit = draw(st.sampled_from([SECOND, MS, US]))
+    # A server reads `date` no coarser than the timestamps it sends: one that truncated
+    # it further would lose records under the documented "pass the last `updated`".
+    date_unit = draw(st.sampled_from([u for u in (US, MS, SECOND) if u <= unit]))
+    sizes = draw(st.lists(st.one_of(st.integers(1, 3), st.integers(4, 40)), max_size=30))
+    rows: dict[int, list[int]] = {}
+    now = 10 * SECOND
+    next_id = 1
+    for size in sizes:
+        if len(rows) + size > max_records:
+            break
+        # Gaps of one unit put neighbouring groups exactly one step apart.
+        now += unit * draw(st.sampled_from([1, 1, 2, 7, 1000]))
+        for _ in range(size):
+            rows[next_id] = [now, draw(st.integers(1, 3))]
+            next_id += draw(st.integers(1, 3))
+    return ModelServer(
+        rows=rows,
+        unit=unit,
+        inclusive=draw(st.booleans()),
+        date_unit=date_unit,
+        max_limit=draw(st.one_of(st.none(), st.integers(1, 12))),
+        page_mode=draw(st.sampled_from(["ignore", "zero", "one"])),
+        salt=draw(st.integers(0, 1000)),
+    )
+
+
+page_sizes = st.integers(1, 15)
+
+
+def lossy(server: ModelServer) -> bool:
+    """The one documented lossy case: `page` ignored and `limit` clamped (below a group)."""
+    return server.page_mode == "ignore" and server.max_limit is not None
+
+
+def assert_none_missing(
+    server: ModelServer,
+    walks: t.Iterable[Walk],
+    expected: t.Iterable[int],
+    got: t.Iterable[int],
+) -> None:
+    """Every expected record was emitted; in the lossy case, the rest is reported."""
+    missing = set(expected) - set(got)
+    if not missing:
+        return
+    assert lossy(server), f"missing {sorted(missing)} from a server that allows paging"
+    reported = {g for w in walks for g, _ in w.walker.memory.incomplete_groups}
+    silent = {i for i in missing if server.group_of(i) not in reported}
+    assert not silent, f"missing {sorted(silent)} silently (reported: {sorted(reported)})"
+
+
+def assert_newest(walker: UpdatedCursorPaginator, server: ModelServer, ids: list[int]) -> None:
+    """The next bookmark is the newest `updated` emitted: never later than data read."""
+    newest = max((server.rows[i][0] for i in ids), default=None)
+    assert walker.newest == (at(newest) if newest is not None else None)
+
+
+# -- properties -----------------------------------------------------------------------
+
+
+@PROPERTY
+@given(server=servers(), page_size=page_sizes)
+def test_a_full_walk_emits_every_record_once(server: ModelServer, page_size: int) -> None:
+    walk = drive(server, UpdatedCursorPaginator(page_size=page_size))
+    assert len(walk.ids) == len(set(walk.ids)), "a record was emitted twice"
+    assert_none_missing(server, [walk], server.rows, walk.ids)
+    assert_newest(walk.walker, server, walk.ids)
+    if server.page_mode != "ignore":
+        # Only a server that ignores `page` can leave a group unreadable.
+        assert walk.walker.memory.incomplete_groups == []
+
+
+@PROPERTY
+@given(server=servers(), page_size=page_sizes, data=st.data())
+def test_a_walk_down_to_a_floor_emits_exactly_what_is_at_or_after_it(
+    server: ModelServer, page_size: int, data: st.DataObject
+) -> None:
+    stamps = sorted({u for u, _ in server.rows.values()}) or [0]
+    floor_us = data.draw(
+        st.one_of(st.sampled_from(stamps), st.integers(stamps[0] - 5, stamps[-1] + 5))
+    )
+    walk = drive(server, UpdatedCursorPaginator(page_size=page_size, floor=at(floor_us)))
+    assert len(walk.ids) == len(set(walk.ids)), "a record was emitted twice"
+    assert all(server.rows[i][0] >= floor_us for i in walk.ids), "older than the floor"
+    expected = {i for i, (u, _) in server.rows.items() if u >= floor_us}
+    assert_none_missing(server, [walk], expected, walk.ids)
+    assert_newest(walk.walker, server, walk.ids)
+
+
+@PROPERTY
+@given(server=servers(), page_size=page_sizes, data=st.data())
+def test_a_walk_killed_and_resumed_from_its_checkpoint_misses_nothing(
+    server: ModelServer, page_size: int, data: st.DataObject
+) -> None:
+    first = drive(
+        server,
+        UpdatedCursorPaginator(page_size=page_size),
+        stop_after=data.draw(st.integers(1, 12)),
+    )
+    # What the stream writes after every page, through JSON like a STATE message.
+    saved = json.loads(json.dumps(first.walker.checkpoint()))
+    resumed = UpdatedCursorPaginator.resume(saved, page_size=page_size, floor=None)
+    assert resumed.resumed == (saved is not None)
+    second = drive(server, resumed)
+    got = first.ids + second.ids
+    assert_none_missing(server, [first, second], server.rows, got)
+    assert_newest(second.walker, server, got)
+    if saved is not None:
+        # A kill costs at most a page plus the tie group at the cursor, read again.
+        again = set(first.ids) & set(second.ids)
+        assert len(again) <= page_size + sum(
+            1 for u, _ in server.rows.values() if at(u) == first.walker.cursor
+        )
+
+
+@PROPERTY
+@given(
+    server=servers(),
+    page_size=page_sizes,
+    writes=st.lists(st.tuples(st.integers(1, 25), st.integers(0, 10**6), st.booleans())),
+)
+def test_records_changed_mid_walk_arrive_by_the_next_run(
+    server: ModelServer, page_size: int, writes: list[tuple[int, int, bool]]
+) -> None:
+    """A record written during a walk moves above the walk's top: the next run gets it."""
+    before = dict(server.rows)
+    top = server.newest()
+
+    def write(pages: int) -> None:
+        for when, pick, new in writes:
+            if when != pages:
+                continue
+            if new or not server.rows:
+                server.create()
+            else:
+                server.touch(sorted(server.rows)[pick % len(server.rows)])
+
+    first = drive(server, UpdatedCursorPaginator(page_size=page_size), between_pages=write)
+    untouched = set(before) - server.changed
+    assert_none_missing(server, [first], untouched, first.ids)
+    for i in server.changed:
+        assert i in first.ids or top is None or server.rows[i][0] > top
+    assert first.walker.newest is None or (top is not None and first.walker.newest <= at(top))
+
+    # The next run, from the state the first one left, brings every record as it is now.
+    second = drive(server, Stored().after(first.walker).walker(page_size))
+    latest: dict[int, int] = {}
+    for record in first.emitted + second.emitted:
+        latest[record["id"]] = record["rev"]
+    up_to_date = {i for i, (_, rev) in server.rows.items() if latest.get(i) == rev}
+    assert_none_missing(server, [first, second], server.rows, up_to_date)
+
+
+@PROPERTY
+@given(
+    server=servers(),
+    page_size=page_sizes,
+    changes=st.lists(st.tuples(st.sampled_from(["touch", "create", "bump", "tie"]), st.integers())),
+)
+def test_a_rerun_emits_only_what_changed(
+    server: ModelServer, page_size: int, changes: list[tuple[str, int]]
+) -> None:
+    """Records at the bookmark are not emitted again unless their rev changed."""
+    first = drive(server, UpdatedCursorPaginator(page_size=page_size))
+    stored = Stored().after(first.walker)
+
+    rerun = drive(server, stored.walker(page_size))
+    assert rerun.ids == [], "an unchanged rerun emits nothing"
+    stored = stored.after(rerun.walker)
+
+    server.changed.clear()
+    newest = server.newest()
+    for kind, pick in changes:
+        ids = sorted(server.rows)
+        if kind == "create" or not ids:
+            server.create()
+        elif kind == "touch":
+            server.touch(ids[pick % len(ids)])
+        elif newest is not None and server.newest() == newest:
+            # Within the bookmark's own tick: a new rev (or a new record) at the same
+            # `updated`. Only possible while nothing newer has been written.
+            at_top = [i for i in ids if server.rows[i][0] == newest]
+            if kind == "bump":
+                server.bump(at_top[pick % len(at_top)])
+            else:
+                server.create(updated=newest)
+    after = drive(server, stored.walker(page_size))
+    assert len(after.ids) == len(set(after.ids))
+    extra = set(after.ids) - server.changed
+    # Only changed records come again; in the lossy case also some an earlier run could
+    # not reach (a change can move the member that hid them out of their group).
+    assert not extra or (lossy(server) and not extra & set(first.ids)), extra
+    assert_none_missing(server, [first, rerun, after], server.changed, after.ids)
+    for record in after.emitted:
+        assert record["rev"] == server.rows[record["id"]][1]
+
+    # And again: nothing.
+    last = drive(server, stored.after(after.walker).walker(page_size))
+    assert last.ids == []
+
+
+def test_records_without_rev_are_emitted_again() -> None:
+    """No `rev`, no proof that a record is unchanged: it comes again, as before."""
+    rows = {1: [5, 1], 2: [5, 1], 3: [3, 1]}
+    server = ModelServer(rows, US, False, US, None, "zero", revs=False)
+    first = drive(server, UpdatedCursorPaginator(page_size=10))
+    assert sorted(first.ids) == [1, 2, 3]
+    stored = Stored().after(first.walker)
+    assert stored.bookmark == at(5)
+    assert stored.revs == []
+    assert sorted(drive(server, stored.walker(10)).ids) == [1, 2]
+    server.revs = True
+    # With revs, the first run that sees them records them; the next skips them.
+    stored = stored.after(drive(server, stored.walker(10)).walker)
+    assert stored.revs == [[1, 1], [2, 1]]
+    assert drive(server, stored.walker(10)).ids == []
+
+
+def test_a_huge_group_at_the_bookmark_keeps_a_bounded_set() -> None:
+    """STATE keeps at most MAX_REVS pairs; the rest of the group comes again, never less."""
+    rows = {i: [7 * SECOND, 1] for i in range(1, MAX_REVS + 6)}
+    server = ModelServer(rows, SECOND, False, US, None, "zero")
+    first = drive(server, UpdatedCursorPaginator(page_size=600))
+    assert len(first.ids) == MAX_REVS + 5
+    stored = Stored().after(first.walker)
+    assert len(stored.revs) == MAX_REVS
+    rerun = drive(server, stored.walker(600))
+    assert sorted(rerun.ids) == sorted(set(rows) - {i for i, _ in stored.revs})
