@@ -37,23 +37,28 @@ class FullTableStream(HeymarketStream):
     replication_key = None
 
 
-class InboxesStream(FullTableStream):
-    """Inboxes, from `GET /v1/inboxes` (one answer, no paging), full table."""
+class SingleGetStream(FullTableStream):
+    """One `GET` without a body answers everything (inboxes, the team): no paging."""
 
-    name = "inboxes"
-    path = "/v1/inboxes"
     http_method = "GET"
-    primary_keys = ("id",)
-    schema = StreamSchema(SCHEMAS)
     datetime_fields = ()
 
     def get_new_paginator(self) -> BaseAPIPaginator:
-        """One request returns every inbox."""
+        """One request returns every record."""
         return SinglePagePaginator()
 
     def prepare_request_payload(self, context: Context | None, next_page_token: t.Any) -> None:
         """A GET without a body."""
         return None
+
+
+class InboxesStream(SingleGetStream):
+    """Inboxes, from `GET /v1/inboxes` (one answer, no paging), full table."""
+
+    name = "inboxes"
+    path = "/v1/inboxes"
+    primary_keys = ("id",)
+    schema = StreamSchema(SCHEMAS)
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """One type per column, and the fields the docs do not list kept in `extra_fields`.
@@ -71,23 +76,13 @@ class InboxesStream(FullTableStream):
         return row
 
 
-class TeamMembersStream(FullTableStream):
+class TeamMembersStream(SingleGetStream):
     """Team members, from `GET /v1/team`: one object whose `members` become rows."""
 
     name = "team_members"
     path = "/v1/team"
-    http_method = "GET"
     primary_keys = ("id",)
     schema = StreamSchema(SCHEMAS)
-    datetime_fields = ()
-
-    def get_new_paginator(self) -> BaseAPIPaginator:
-        """One request returns the team."""
-        return SinglePagePaginator()
-
-    def prepare_request_payload(self, context: Context | None, next_page_token: t.Any) -> None:
-        """A GET without a body."""
-        return None
 
     def decode(self, response: requests.Response) -> Page:
         """`{id, name, list_size, members: [...]}`: one record per member, with the team."""
