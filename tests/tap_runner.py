@@ -7,13 +7,20 @@ the sandbox's own truth, never by the tap's internals.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 # clean_env: the environment minus anything that configures the tap or Meltano.
 from heymarket_dev.meltano import clean_env
@@ -187,3 +194,88 @@ def _same(got: Any, want: Any) -> bool:
     if isinstance(want, str):
         return isinstance(got, str) and timestamps.parse(got) == timestamps.parse(want)
     return bool(got == want)
+
+
+# -- kill and resume ---------------------------------------------------------------------
+
+#: SIGKILL leaves sockets and pipes half-closed on purpose; warnings from their cleanup
+#: (they surface at random GC moments) are about the kill, not about the tap.
+KILL_WARNINGS = (
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+)
+
+
+@dataclass
+class KilledRun:
+    """What a tap process wrote before it ended or was SIGKILLed."""
+
+    messages: list[dict[str, Any]]
+    returncode: int | None
+    stderr: str
+
+    @property
+    def states(self) -> list[dict[str, Any]]:
+        return [m["value"] for m in self.messages if m.get("type") == "STATE"]
+
+
+def run_until_killed(
+    config: dict[str, Any],
+    *,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+    kill_after: float | None = None,
+    kill_when: Callable[[], bool] | None = None,
+    kill_on_line: Callable[[bytes], bool] | None = None,
+    timeout: float = 300,
+) -> KilledRun:
+    """Run the tap and SIGKILL it `kill_after` seconds in, once `kill_when()` holds (polled),
+    or right after a stdout line for which `kill_on_line(line)` holds; with none of them it
+    runs to its end. Returns the complete lines it wrote: a kill can cut the last one, and
+    a target would drop it too."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [*TAP]
+        for name, value in (("config", config), ("catalog", catalog), ("state", state)):
+            if value is not None:
+                cmd += [f"--{name}", str(write_json(value, Path(tmp), f"{name}.json"))]
+        log = Path(tmp) / "stderr.log"
+        lines: list[bytes] = []
+        with (
+            log.open("wb") as err,
+            subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=err, cwd=REPO_ROOT, env=clean_env()
+            ) as proc,
+        ):
+            stdout = proc.stdout
+            assert stdout is not None
+
+            def kill() -> None:
+                if proc.poll() is None:
+                    os.kill(proc.pid, signal.SIGKILL)
+
+            def read() -> None:
+                for line in stdout:
+                    lines.append(line)
+                    if kill_on_line is not None and kill_on_line(line):
+                        kill()
+                        return
+
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            started = time.monotonic()
+            while proc.poll() is None:
+                elapsed = time.monotonic() - started
+                if elapsed > timeout:
+                    kill()
+                    pytest.fail(f"the tap ran longer than {timeout} s")
+                if (kill_after is not None and elapsed >= kill_after) or (
+                    kill_when is not None and kill_when()
+                ):
+                    kill()
+                    break
+                time.sleep(0.02)
+            proc.wait()
+            reader.join(timeout=30)
+        text = b"".join(lines).decode()
+        complete = text[: text.rfind("\n") + 1] if "\n" in text else ""
+        return KilledRun(parse_messages(complete), proc.returncode, log.read_text(errors="replace"))

@@ -11,14 +11,8 @@ as a subprocess in the others, marked slow.
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import tempfile
-import threading
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,17 +28,17 @@ from tap_heymarket.conversation_streams import (
 )
 from tap_heymarket.tap import TapHeymarket
 from tests.singer_check import check_messages
-from tests.tap_runner import REPO_ROOT, TAP, clean_env, parse_messages, run_tap, sandbox_config
+from tests.tap_runner import (
+    KILL_WARNINGS,
+    run_tap,
+    run_until_killed,
+    sandbox_config,
+)
 
 CONVERSATIONS = 300
 PAGE_SIZE = 25
 #: Subprocess tests: `@SLOW` (the in-process ones are not marked).
 SLOW = pytest.mark.slow
-#: SIGKILL leaves sockets and pipes half-closed on purpose (as in test_reliability.py).
-KILL_WARNINGS = (
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-)
 
 
 def conversations_catalog() -> dict[str, Any]:
@@ -628,36 +622,11 @@ def test_a_corrupt_walk_in_state_is_refused_before_any_request() -> None:
 def _run_until_killed(
     config: dict[str, Any], state: dict | None, kill_after: float
 ) -> tuple[list[dict[str, Any]], int | None, str]:
-    """Start the tap, SIGKILL it after `kill_after` s; (messages written, exit code, log)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = {name: Path(tmp) / f"{name}.json" for name in ("config", "state", "catalog")}
-        paths["config"].write_text(json.dumps(config))
-        paths["catalog"].write_text(json.dumps(CATALOG_CONVERSATIONS))
-        cmd = [*TAP, "--config", str(paths["config"]), "--catalog", str(paths["catalog"])]
-        if state is not None:
-            paths["state"].write_text(json.dumps(state))
-            cmd += ["--state", str(paths["state"])]
-        log = Path(tmp) / "stderr.log"
-        lines: list[bytes] = []
-        with (
-            log.open("wb") as err,
-            subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=err, cwd=REPO_ROOT, env=clean_env()
-            ) as proc,
-        ):
-            assert proc.stdout is not None
-            stdout = proc.stdout
-            reader = threading.Thread(target=lambda: lines.extend(stdout), daemon=True)
-            reader.start()
-            try:
-                proc.wait(timeout=kill_after)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
-            reader.join(timeout=30)
-        text = b"".join(lines).decode()
-        complete = text[: text.rfind("\n") + 1] if "\n" in text else ""
-        return parse_messages(complete), proc.returncode, log.read_text()
+    """Only conversations selected; SIGKILL after `kill_after` s: (messages, exit code, log)."""
+    killed = run_until_killed(
+        config, state=state, catalog=CATALOG_CONVERSATIONS, kill_after=kill_after, timeout=900
+    )
+    return killed.messages, killed.returncode, killed.stderr
 
 
 TRIALS = 8

@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
-import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,12 +21,11 @@ import pytest
 from heymarket_dev.generated import CATALOG
 from heymarket_sandbox import Sandbox
 from tests.tap_runner import (
-    REPO_ROOT,
-    TAP,
+    KILL_WARNINGS,
     TapRun,
-    clean_env,
     parse_messages,
     run_tap,
+    run_until_killed,
     sandbox_config,
     stream_truth,
 )
@@ -38,11 +33,6 @@ from tests.tap_runner import (
 pytestmark = pytest.mark.slow
 
 SWEPT = ("contacts", "tags", "templates")
-#: SIGKILL leaves pipes half-closed; their cleanup warnings are about the kill.
-KILL_WARNINGS = (
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-)
 
 
 class PostgresModel:
@@ -206,37 +196,15 @@ def test_the_sdks_activate_version_at_the_start_of_a_stream_is_never_sent() -> N
 
 def _run_until_killed(
     config: dict, state: dict | None, sb: Sandbox, contacts_requests: int
-) -> tuple[list[dict], int]:
-    """Start the tap, SIGKILL it once the sandbox has answered `contacts_requests`
-    contacts requests (mid-walk), return what it had written."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = Path(tmp) / "config.json"
-        cfg.write_text(json.dumps(config))
-        cmd = [*TAP, "--config", str(cfg)]
-        if state is not None:
-            st = Path(tmp) / "state.json"
-            st.write_text(json.dumps(state))
-            cmd += ["--state", str(st)]
-        lines: list[bytes] = []
-        with subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO_ROOT, env=clean_env()
-        ) as proc:
-            assert proc.stdout is not None
-            stdout = proc.stdout
-            reader = threading.Thread(target=lambda: lines.extend(stdout), daemon=True)
-            reader.start()
-            deadline = time.monotonic() + 120
-            while proc.poll() is None and time.monotonic() < deadline:
-                served = sum(sb.stats()["by_path"].get("/v1/contacts", {}).values())
-                if served >= contacts_requests:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    break
-                time.sleep(0.02)
-            proc.wait()
-            reader.join(timeout=30)
-        text = b"".join(lines).decode()
-        complete = text[: text.rfind("\n") + 1] if "\n" in text else ""
-        return parse_messages(complete), proc.returncode
+) -> tuple[list[dict], int | None]:
+    """SIGKILL the tap once the sandbox has answered `contacts_requests` contacts requests
+    (mid-walk); return what it had written and its exit code."""
+
+    def served() -> bool:
+        return sum(sb.stats()["by_path"].get("/v1/contacts", {}).values()) >= contacts_requests
+
+    killed = run_until_killed(config, state=state, kill_when=served, timeout=120)
+    return killed.messages, killed.returncode
 
 
 def _last_state(messages: list[dict]) -> dict:

@@ -15,14 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import signal
-import subprocess
-import tempfile
-import threading
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +25,12 @@ from heymarket_dev.generated import CATALOG
 from heymarket_sandbox import Sandbox
 from tap_heymarket import timestamps
 from tests.singer_check import check_messages
-from tests.tap_runner import REPO_ROOT, TAP, clean_env, parse_messages, run_tap, sandbox_config
+from tests.tap_runner import (
+    KILL_WARNINGS,
+    run_tap,
+    run_until_killed,
+    sandbox_config,
+)
 
 # Runs the tap as a subprocess against the sandbox: not in `make unit`.
 pytestmark = pytest.mark.slow
@@ -39,13 +38,6 @@ pytestmark = pytest.mark.slow
 MESSAGES = 600
 PAGE_SIZE = 150
 CLAMP = 100
-
-# SIGKILL leaves sockets and pipes half-closed on purpose; their cleanup warnings are
-# about the kill, not about the tap (as in test_reliability.py).
-KILL_WARNINGS = (
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-)
 
 
 def messages_catalog() -> dict[str, Any]:
@@ -321,39 +313,23 @@ def test_lookback_setting_widens_the_window() -> None:
 # -- resuming, faults, state -------------------------------------------------------------
 
 
-def run_until_killed(
+def run_killed_at_page(
     config: dict, state: dict | None, kill_at_page: int | None
 ) -> tuple[list[dict], int | None]:
-    """Run the tap with only `messages` selected; SIGKILL it once `kill_at_page` STATE
-    messages of an unfinished walk have come out (None: let it finish). Returns the complete
-    lines it wrote (a kill can cut the last one: a target would drop it too)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [*TAP]
-        for name, value in (("config", config), ("catalog", CATALOG_MESSAGES), ("state", state)):
-            if value is not None:
-                path = Path(tmp) / f"{name}.json"
-                path.write_text(json.dumps(value))
-                cmd += [f"--{name}", str(path)]
-        lines: list[bytes] = []
-        with subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO_ROOT, env=clean_env()
-        ) as proc:
-            assert proc.stdout is not None
-            watchdog = threading.Timer(300, proc.kill)
-            watchdog.start()
-            pages = 0
-            for line in proc.stdout:
-                lines.append(line)
-                if kill_at_page and line.startswith(b'{"type":"STATE"') and b"message_walk" in line:
-                    pages += 1
-                    if pages >= kill_at_page:
-                        os.kill(proc.pid, signal.SIGKILL)
-                        break
-            proc.wait()
-            watchdog.cancel()
-        text = b"".join(lines).decode()
-        complete = text[: text.rfind("\n") + 1] if "\n" in text else ""
-        return parse_messages(complete), proc.returncode
+    """Only `messages` selected; SIGKILL the tap once `kill_at_page` STATE messages of an
+    unfinished walk have come out (None: let it finish)."""
+    pages = 0
+
+    def walk_state(line: bytes) -> bool:
+        nonlocal pages
+        if kill_at_page and line.startswith(b'{"type":"STATE"') and b"message_walk" in line:
+            pages += 1
+        return bool(kill_at_page) and pages >= kill_at_page
+
+    killed = run_until_killed(
+        config, state=state, catalog=CATALOG_MESSAGES, kill_on_line=walk_state
+    )
+    return killed.messages, killed.returncode
 
 
 KILLED = [
@@ -387,7 +363,7 @@ def test_kill_and_resume_loses_nothing(strategy: str, switches: dict[str, Any]) 
             read = 0
             for attempt in range(5):
                 kill_at = rng.randint(1, 4) if attempt < 3 else None
-                messages, returncode = run_until_killed(config, state, kill_at)
+                messages, returncode = run_killed_at_page(config, state, kill_at)
                 for m in messages:
                     if m["type"] == "RECORD":
                         got[m["record"]["id"]] = m["record"]["updated"]

@@ -7,26 +7,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import signal
-import subprocess
-import tempfile
-import threading
-from pathlib import Path
 
 import pytest
 
 from heymarket_sandbox import Sandbox
 from tests.singer_check import check_messages
 from tests.tap_runner import (
-    REPO_ROOT,
+    KILL_WARNINGS,
     STREAMS,
-    TAP,
     assert_streams_match_truth,
-    clean_env,
-    parse_messages,
     run_tap,
+    run_until_killed,
     sandbox_config,
     stream_truth,
     truth_ids,
@@ -99,46 +91,6 @@ def test_rides_out_429_storms(retry_after: str | None) -> None:
 # -- kill and resume ------------------------------------------------------------------
 
 
-# SIGKILL leaves sockets and pipes half-closed on purpose; warnings from their cleanup
-# (they surface at random GC moments) are about the kill, not about the tap.
-KILL_WARNINGS = (
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-)
-
-
-def _run_until_killed(
-    config: dict, state: dict | None, kill_after: float
-) -> tuple[list[dict], int | None]:
-    """Start the tap, SIGKILL it after `kill_after` s, return what it had written."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = Path(tmp) / "config.json"
-        cfg.write_text(json.dumps(config))
-        cmd = [*TAP, "--config", str(cfg)]
-        if state is not None:
-            st = Path(tmp) / "state.json"
-            st.write_text(json.dumps(state))
-            cmd += ["--state", str(st)]
-        lines: list[bytes] = []
-        with subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO_ROOT, env=clean_env()
-        ) as proc:
-            assert proc.stdout is not None
-            stdout = proc.stdout
-            reader = threading.Thread(target=lambda: lines.extend(stdout), daemon=True)
-            reader.start()
-            try:
-                proc.wait(timeout=kill_after)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
-            reader.join(timeout=30)
-        text = b"".join(lines).decode()
-        # A kill can cut the last line in half: a target would drop it too.
-        complete = text[: text.rfind("\n") + 1] if "\n" in text else ""
-        return parse_messages(complete), proc.returncode
-
-
 @KILL_WARNINGS[0]
 @KILL_WARNINGS[1]
 def test_kill_and_resume_twenty_trials() -> None:
@@ -166,7 +118,8 @@ def test_kill_and_resume_twenty_trials() -> None:
             for attempt in range(30):
                 runs_total += 1
                 kill_after = rng.uniform(0.3, 2.5) if attempt < 4 else 600
-                messages, returncode = _run_until_killed(config, state, kill_after)
+                killed = run_until_killed(config, state=state, kill_after=kill_after)
+                messages, returncode = killed.messages, killed.returncode
                 for m in messages:
                     if m["type"] == "RECORD" and m["stream"] in seen:
                         seen[m["stream"]][m["record"]["id"]] = m["record"].get("rev")
@@ -197,7 +150,8 @@ def test_resume_does_not_start_over() -> None:
     """After a kill, the next run continues below the saved cursor instead of from the top."""
     with Sandbox(contacts=6_000, seed=43, latency_ms=60) as sb:
         config = sandbox_config(sb.url, page_size=100)
-        messages, rc = _run_until_killed(config, None, 2.0)
+        killed = run_until_killed(config, kill_after=2.0)
+        messages, rc = killed.messages, killed.returncode
         assert rc != 0, "the run should have been killed"
         states = [m["value"] for m in messages if m["type"] == "STATE"]
         walk = states[-1]["bookmarks"]["contacts"]["walk"]
