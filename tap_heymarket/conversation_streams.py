@@ -59,8 +59,8 @@ from tap_heymarket import timestamps
 from tap_heymarket.errors import HeymarketFatalError, status_message
 from tap_heymarket.pagination import UpdatedCursorPaginator
 from tap_heymarket.state import state_errors
-from tap_heymarket.streams import REVS_KEY, SCHEMAS, WALK_KEY, UpdatedCursorStream
-from tap_heymarket.walk_state import revs_from_state, revs_to_state
+from tap_heymarket.streams import REVS_KEY, SCHEMAS, WALK_KEY, UpdatedCursorStream, resume_walker
+from tap_heymarket.walk_state import revs_to_state
 
 if t.TYPE_CHECKING:
     import requests
@@ -360,25 +360,13 @@ class ConversationsStream(UpdatedCursorStream):
         if walker is not None and self._walker_key == walk.key and not walker.finished_walk:
             return walker
         entry = self._walk_entry(create=False)
-        floor = self._walk_floor(entry)
-        bookmark = entry.get(BOOKMARK_KEY)
-        known = None
-        if floor is not None and bookmark and timestamps.parse(bookmark) == floor:
-            known = revs_from_state(entry.get(REVS_KEY))
-        walker = UpdatedCursorPaginator.resume(
-            entry.get(WALK_KEY),
+        walker = resume_walker(
+            entry,
+            floor=self._walk_floor(entry),
             page_size=self.page_size,
-            floor=floor,
-            known_at_floor=known,
             logger=self.logger,
             label=walk.label,
         )
-        if walker.resumed:
-            self.logger.info(
-                "%s: resuming an interrupted walk below updated=%s",
-                walk.label,
-                entry[WALK_KEY]["cursor"],
-            )
         self._walker, self._walker_key = walker, walk.key
         return walker
 

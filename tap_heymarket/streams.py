@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import typing as t
 from datetime import datetime
 
@@ -31,6 +32,37 @@ REVS_KEY = "revs_at_bookmark"
 
 #: `tap_heymarket/schemas/<stream name>.json`, read as package resources.
 SCHEMAS = SchemaDirectory(schemas)
+
+
+def resume_walker(
+    entry: t.Mapping[str, t.Any],
+    *,
+    floor: datetime | None,
+    page_size: int,
+    logger: logging.Logger,
+    label: str,
+) -> UpdatedCursorPaginator:
+    """A walker for one walk's state entry (`replication_key_value`, `revs_at_bookmark`,
+    `walk`): from the top, or from the cursor of an interrupted walk."""
+    bookmark = entry.get("replication_key_value")
+    # The records the last run emitted at its bookmark apply only when the walk goes
+    # down to that bookmark (not to a later `start_date`).
+    known = None
+    if floor is not None and bookmark and timestamps.parse(bookmark) == floor:
+        known = revs_from_state(entry.get(REVS_KEY))
+    walker = UpdatedCursorPaginator.resume(
+        entry.get(WALK_KEY),
+        page_size=page_size,
+        floor=floor,
+        known_at_floor=known,
+        logger=logger,
+        label=label,
+    )
+    if walker.resumed:
+        logger.info(
+            "%s: resuming an interrupted walk below updated=%s", label, entry[WALK_KEY]["cursor"]
+        )
+    return walker
 
 
 class UpdatedCursorStream(HeymarketStream):
@@ -80,28 +112,13 @@ class UpdatedCursorStream(HeymarketStream):
 
     def get_new_paginator(self) -> BaseAPIPaginator[PageRequest]:
         """A walker from the top, or from the cursor of an interrupted walk."""
-        state = self.get_context_state(None)
-        floor = self._floor(None)
-        bookmark = state.get("replication_key_value")
-        # The records the last run emitted at its bookmark apply only when the walk goes
-        # down to that bookmark (not to a later `start_date`).
-        known = None
-        if floor is not None and bookmark and timestamps.parse(bookmark) == floor:
-            known = revs_from_state(state.get(REVS_KEY))
-        walker = UpdatedCursorPaginator.resume(
-            state.get(WALK_KEY),
+        walker = resume_walker(
+            self.get_context_state(None),
+            floor=self._floor(None),
             page_size=self.page_size,
-            floor=floor,
-            known_at_floor=known,
             logger=self.logger,
             label=self.name,
         )
-        if walker.resumed:
-            self.logger.info(
-                "%s: resuming an interrupted sync below updated=%s",
-                self.name,
-                state[WALK_KEY]["cursor"],
-            )
         self._walker = walker
         return walker
 
