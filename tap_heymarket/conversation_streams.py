@@ -313,20 +313,9 @@ class ConversationsStream(UpdatedCursorStream):
             raise MemberRejected(status_message(response))
         super().check_status(response)
 
-    def api_count(self) -> int | None:
-        """`POST /v1/conversations/count` with the walk's user id and filters."""
-        body = {"id": self._member, "filters": self._filters()}
-        try:
-            value = self.side_request(str(self.count_path), body).json()
-        except Exception as exc:
-            self.logger.warning("%s: could not read the API's count: %s", self.name, exc)
-            return None
-        if isinstance(value, dict):
-            value = value.get("count")
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            return None
+    def count_body(self) -> dict[str, t.Any]:
+        """`POST /v1/conversations/count` counts the walk's inbox, as its user id."""
+        return {"id": self._member, "filters": self._filters()}
 
     # -- the walk and its STATE --------------------------------------------------------
 

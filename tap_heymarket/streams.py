@@ -227,10 +227,14 @@ class UpdatedCursorStream(HeymarketStream):
         point = {"type": "counter", "metric": name, "value": value, "tags": {"stream": self.name}}
         get_metrics_logger().info("METRIC: %s", json.dumps(point, separators=(",", ":")))
 
+    def count_body(self) -> dict[str, t.Any]:
+        """The body of the count request: empty, unless the endpoint needs filters."""
+        return {}
+
     def api_count(self) -> int | None:
         """`POST <count_path>`: a number, a numeric string, or {"count": n}."""
         try:
-            body = self.side_request(str(self.count_path), {}).json()
+            body = self.side_request(str(self.count_path), self.count_body()).json()
         except Exception as exc:
             self.logger.warning("%s: could not read the API's count: %s", self.name, exc)
             return None
