@@ -21,8 +21,18 @@ from typing import Any
 
 from .config import API_KEY, SECRET_ID, SECRET_KEY, SWITCHES, defaults, validate
 from .server import SandboxServer, make_jwt
+from .shapes import SHAPE_CASES
 
-__all__ = ["API_KEY", "SECRET_ID", "SECRET_KEY", "SWITCHES", "Sandbox", "SandboxServer", "make_jwt"]
+__all__ = [
+    "API_KEY",
+    "SECRET_ID",
+    "SECRET_KEY",
+    "SHAPE_CASES",
+    "SWITCHES",
+    "Sandbox",
+    "SandboxServer",
+    "make_jwt",
+]
 
 
 class Sandbox:
@@ -235,3 +245,8 @@ class Sandbox:
 
     def config(self) -> dict[str, Any]:
         return self._control("GET", "/__sandbox/config")
+
+    def shapes(self) -> dict[str, Any]:
+        """GET /__sandbox/shapes: {"cases": every case of the `shapes` switch, "active": those
+        on now, "time_forms": the forms of `time_forms`}."""
+        return self._control("GET", "/__sandbox/shapes")

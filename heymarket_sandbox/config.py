@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .shapes import normalize as normalize_shapes
+
 SECRET_ID = "sandbox-secret-id"
 SECRET_KEY = "sandbox-secret-key"
 API_KEY = "sandbox-api-key"
@@ -290,6 +292,13 @@ SWITCHES: dict[str, Switch] = {
         Switch("secret_id", "str", SECRET_ID, "accepted API Secret ID (JWT iss)"),
         Switch("secret_key", "str", SECRET_KEY, "API Secret Key of secret_id"),
         Switch("api_key", "str", API_KEY, "accepted legacy API key ('' disables legacy auth)"),
+        Switch(
+            "shapes",
+            "str",
+            "",
+            "serve fields in their other plausible types: a comma-separated list of cases "
+            "(heymarket_sandbox.shapes.SHAPE_CASES), all, or '' (off)",
+        ),
     )
 }
 
@@ -354,6 +363,8 @@ def coerce(name: str, value: Any) -> Any:
     if sw.kind == "str":
         if not isinstance(value, str):
             raise ValueError(f"{name} must be a string")
+        if name == "shapes":
+            return normalize_shapes(value)
         return value
     out = _number(name, value, int if sw.kind == "int" else float)
     if sw.minimum is not None and out < sw.minimum:

@@ -6,6 +6,7 @@ from typing import Any
 
 from .deletes import DELETABLE
 from .resources.common import ApiError, RawJson, encode, int_field, parse_body
+from .shapes import SHAPE_CASES, TIME_FORMS, parse_cases
 from .state import State
 
 
@@ -72,6 +73,13 @@ def control(state: State, method: str, route: str, query: dict[str, list[str]], 
             return state.configure(parse_body(raw))
         except ValueError as e:
             raise ApiError(400, "bad_data", str(e)) from None
+    if path == "/__sandbox/shapes" and method == "GET":
+        # every case of the `shapes` switch, and those on now
+        return {
+            "cases": list(SHAPE_CASES),
+            "active": list(parse_cases(state.config["shapes"])),
+            "time_forms": list(TIME_FORMS),
+        }
     if path == "/__sandbox/health" and method == "GET":
         return {"ok": True}
     raise ApiError(404, "not_found", f"no control endpoint {method} {route}")

@@ -1,8 +1,8 @@
 """HTTP server of the Heymarket sandbox (standard library only).
 
 The plumbing: request ids, body reading, latency, force_status, rate limit, faults, auth,
-force_body, and dispatch to the control endpoints (control.py) or to the route table of
-the resources (resources/).
+shapes (shapes.py), force_body, and dispatch to the control endpoints (control.py) or to the
+route table of the resources (resources/).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import shapes
 from .auth import make_jwt
 from .control import control
 from .resources import LIST_PATHS, ROUTES, ApiError, Call, encode
@@ -197,6 +198,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         status, obj = self._route(method, raw)
         body = encode(obj)
+        if status == 200 and cfg["shapes"]:  # off: this one test is all it costs
+            body = shapes.apply(body, self.route, cfg["shapes"], cfg["seed"])
         if status == 200 and fault == "truncate":
             self._send(200, body[: max(1, int(len(body) * (0.1 + 0.8 * v)))])
             return

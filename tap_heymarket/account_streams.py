@@ -41,7 +41,6 @@ class SingleGetStream(FullTableStream):
     """One `GET` without a body answers everything (inboxes, the team): no paging."""
 
     http_method = "GET"
-    datetime_fields = ()
 
     def get_new_paginator(self) -> BaseAPIPaginator:
         """One request returns every record."""
@@ -59,21 +58,9 @@ class InboxesStream(SingleGetStream):
     path = "/v1/inboxes"
     primary_keys = ("id",)
     schema = StreamSchema(SCHEMAS)
-
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """One type per column, and the fields the docs do not list kept in `extra_fields`.
-
-        `invited` is a boolean in the API's prose and a list of strings in its schema: the
-        list form moves to `invited_list`, so neither column ever changes type.
-        """
-        invited = row.get("invited")
-        if isinstance(invited, list):
-            row["invited_list"] = row.pop("invited")
-            row["invited"] = None
-        known = self.schema["properties"]
-        extra = {key: row.pop(key) for key in [k for k in row if k not in known]}
-        row["extra_fields"] = extra or None
-        return row
+    #: `invited` is a boolean in the API's prose and a list of strings in its schema: the
+    #: list goes to `invited_list`, so neither column ever changes type.
+    alternate_columns = {"invited": "invited_list"}
 
 
 class TeamMembersStream(SingleGetStream):

@@ -14,9 +14,11 @@ import msgspec
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams import RESTStream
+from singer_sdk.streams.rest import PageContext
 
 from tap_heymarket import __version__, timestamps
 from tap_heymarket.auth import authenticator_from_config
+from tap_heymarket.conformance import API_EXTRA_FIELDS, EXTRA_FIELDS
 from tap_heymarket.errors import (
     HeymarketFatalError,
     HeymarketRetriableError,
@@ -27,7 +29,8 @@ from tap_heymarket.errors import (
 )
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.pagination import Page, PageRequest
-from tap_heymarket.records import FastRecordMessages
+from tap_heymarket.prefetch import PrefetchingSession
+from tap_heymarket.records import ConformedRecordMessages
 
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
@@ -81,7 +84,7 @@ def with_cursor_values(page: Page, response: requests.Response) -> Page:
                 "cursor cannot move past it"
             )
             raise MalformedResponseError(msg, response) from None
-        record["updated"] = timestamps.normalize(value)
+        record["updated"] = timestamps.normalize_text(record["updated"], value)
         updated.append(value)
     return Page(records=page.records, updated=updated)
 
@@ -103,12 +106,13 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
-class HeymarketStream(FastRecordMessages, RESTStream[PageRequest]):
+class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
     """Base class for Heymarket streams: every list endpoint is a JSON POST."""
 
     http_method = "POST"
-    #: Date-time fields normalised to the tap's one UTC format (null when unparsable).
-    datetime_fields: tuple[str, ...] = ("created", "updated")
+    #: Whether the walk sends its next request while an answer's records are written
+    #: (prefetch.py); the walks that know it early call `prefetch`.
+    prefetch_pages = False
 
     def __init__(self, tap: TapHeymarket, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(tap, *args, **kwargs)
@@ -116,6 +120,7 @@ class HeymarketStream(FastRecordMessages, RESTStream[PageRequest]):
         self.pacer: RequestPacer = tap.pacer
         #: The last answer `validate_response` decoded, for `parse_response` to reuse.
         self._decoded: tuple[requests.Response, Page] | None = None
+        self._session: PrefetchingSession | None = None
 
     @property
     def emit_activate_version_messages(self) -> bool:
@@ -124,6 +129,38 @@ class HeymarketStream(FastRecordMessages, RESTStream[PageRequest]):
         arrive, and a failed run would leave them marked. `detect_deletes` sends its own,
         once a walk is proven complete (deletes.py)."""
         return False
+
+    @property
+    def requests_session(self) -> PrefetchingSession:
+        """One session per stream, able to send the next page ahead (prefetch.py)."""
+        if self._session is None:
+            self._session = PrefetchingSession()
+        return self._session
+
+    def prefetch(self, token: t.Any, context: Context | None = None) -> None:
+        """Send the request for `token` now, if this stream prefetches (prefetch.py).
+
+        Built exactly as the SDK builds a page's request (`get_http_request`), so that
+        the SDK's own send of it matches and is answered by the prefetch.
+        """
+        if token is None or not self.prefetch_pages or self.config.get("detect_deletes"):
+            return
+        http = self.get_http_request(
+            page=PageContext(stream_context=context, next_page_token=token)
+        )
+        prepared = self.build_prepared_request(
+            method=http.method,
+            url=http.url,
+            params=http.encode_params(),
+            headers=http.headers,
+            json=http.data,
+        )
+        self.requests_session.prefetch(
+            self.authenticator(prepared),
+            before=self.pacer.wait,
+            timeout=self.timeout,
+            allow_redirects=self.allow_redirects,
+        )
 
     @property
     def url_base(self) -> str:
@@ -167,7 +204,8 @@ class HeymarketStream(FastRecordMessages, RESTStream[PageRequest]):
             throttled = 0
             waited_for_limit = 0.0
             while True:
-                self.pacer.wait()
+                if not self.requests_session.has_prefetched(prepared_request):
+                    self.pacer.wait()  # (a prefetch waited for its slot already)
                 try:
                     response = func(prepared_request, context)
                 except HeymarketFatalError:
@@ -315,11 +353,15 @@ class HeymarketStream(FastRecordMessages, RESTStream[PageRequest]):
         return Page(records=records, updated=[])
 
     def conform(self, record: dict, where: str, response: requests.Response) -> None:
-        """Apply the tap's record policy (see README, "Unexpected values").
+        """The checks an answer's records need before the walk reads them.
 
         * `id` must be an integer; a string of digits is converted.
-        * Other date-time fields (`datetime_fields`) that do not parse become null, with
-          a warning.
+        * `rev`, which the walk compares with STATE, likewise when it is a digit string.
+        * A field the API itself calls `extra_fields` is set aside (conformance.py keeps it
+          inside the tap's `extra_fields`, under that name).
+
+        Every other field is conformed to the schema when the record is emitted
+        (conformance.py).
         """
         record_id = record.get("id")
         if not isinstance(record_id, int) or isinstance(record_id, bool):
@@ -328,28 +370,30 @@ class HeymarketStream(FastRecordMessages, RESTStream[PageRequest]):
             else:
                 msg = f"{where} returned a record whose id is {record_id!r}, not an integer"
                 raise MalformedResponseError(msg, response)
-        for name in self.datetime_fields:
-            value = record.get(name)
-            if value is None:
-                continue
-            try:
-                record[name] = timestamps.normalize(timestamps.parse(value))
-            except (TypeError, ValueError):
-                self.logger.warning(
-                    "%s: record %s has an unparsable %s %r; emitting null",
-                    self.name,
-                    record["id"],
-                    name,
-                    value,
-                )
-                record[name] = None
+        rev = record.get("rev")
+        if isinstance(rev, str) and rev.strip().isdigit():
+            record["rev"] = int(rev)
+        if EXTRA_FIELDS in record:
+            record[API_EXTRA_FIELDS] = record.pop(EXTRA_FIELDS)
 
     def decoded_page(self, response: requests.Response) -> Page:
-        """The page `validate_response` decoded for this response."""
+        """The page `validate_response` decoded for this response, whose records are
+        about to be emitted (so the conformer learns whether they may hold U+0000)."""
+        content = response.content
+        self.answer_is_clean = b"\\u0000" not in content and b"\x00" not in content
         cached = self._decoded
         if cached is not None and cached[0] is response:
             return cached[1]
         return self.decode(response)
+
+    def generate_child_contexts(
+        self, record: dict, context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """No child streams, no child contexts: the SDK's default would copy every record
+        for children that do not exist (see docs/benchmarks.md)."""
+        if not self.child_streams:
+            return ()
+        return super().generate_child_contexts(record, context)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """Records of a single-page endpoint."""

@@ -102,7 +102,6 @@ class ContactChild(HeymarketStream):
     """
 
     is_sorted = False
-    datetime_fields = ()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)

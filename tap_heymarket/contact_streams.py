@@ -93,23 +93,8 @@ class ContactFieldValuesStream(ContactChild):
         yield from rows
 
 
-#: Fields of `POST /v1/contact/status` answers with a column; the rest go to extra_fields.
-STATUS_FLAGS = ("unsubscribed", "blocked", "unsubscribed_admin", "unsubscribed_contact", "locked")
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no"})
 #: This many 404s in a row with no status read at all: the endpoint, not the contacts.
 MISSING_ENDPOINT_AFTER = 10
-
-
-def _flag(value: t.Any) -> tuple[bool | None, bool]:
-    """(the value as a boolean or None, whether it was understood)."""
-    if value is None or isinstance(value, bool):
-        return value, True
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value), True
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE, True
-    return None, False
 
 
 class ContactStatusStream(ContactChild):
@@ -192,21 +177,14 @@ class ContactStatusStream(ContactChild):
         return answer
 
     def status_row(self, contact: FedContact, answer: dict[str, t.Any]) -> dict[str, t.Any]:
-        """`id` is the contact asked about; unknown fields are kept in `extra_fields`."""
-        extra = {k: v for k, v in answer.items() if k not in STATUS_FLAGS and k != "phone"}
-        answered_id = extra.pop("id", contact.id)
+        """`id` is the contact asked about (an answer naming another id keeps it in
+        `extra_fields.id`); conformance.py fits the flags and keeps unknown fields."""
+        row = dict(answer)
+        answered_id = row.pop("id", contact.id)
+        row["id"] = contact.id
+        row["contact_updated"] = contact.updated
         if str(answered_id) != str(contact.id):
-            extra["id"] = answered_id
-        phone = answer.get("phone")
-        row: dict[str, t.Any] = {
-            "id": contact.id,
-            "phone": phone if phone is None or isinstance(phone, str) else as_text(phone),
-            "contact_updated": contact.updated,
-        }
-        for name in STATUS_FLAGS:
-            value, understood = _flag(answer.get(name))
-            row[name] = value
-            if not understood:
-                extra[name] = answer[name]
-        row["extra_fields"] = extra or None
+            row["extra_fields"] = {"id": answered_id}
+        for key in self.schema["properties"]:
+            row.setdefault(key, None)  # every flag in every row, answered or not
         return row

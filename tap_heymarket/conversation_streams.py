@@ -166,9 +166,6 @@ class ConversationsStream(UpdatedCursorStream):
     count_path = "/v1/conversations/count"
     primary_keys = ("id",)
     schema = StreamSchema(SCHEMAS)
-    #: Date-time columns are checked in `post_process` (kept in `extra_fields` when they
-    #: do not parse); `updated`, the cursor, is parsed strictly in `decode`.
-    datetime_fields = ()
 
     def __init__(self, tap: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(tap, *args, **kwargs)
@@ -467,34 +464,24 @@ class ConversationsStream(UpdatedCursorStream):
     # -- one type per column -----------------------------------------------------------
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """Columns of one type each; everything else in `extra_fields` (see the module)."""
-        properties = self.schema["properties"]
+        """Split the references into columns (see the module); conformance.py does the rest
+        (one type per column, everything else in `extra_fields`)."""
         extra: dict[str, t.Any] = {}
-        if "extra_fields" in row:
-            extra["extra_fields"] = row.pop("extra_fields")  # the API's own, kept as sent
         for name, columns in REFERENCES.items():
             if name in row:
                 self._split_reference(row, name, columns, extra)
-        for key in list(row):
-            if key in ("id", "updated", "read_as_user_id"):
-                continue
-            if key not in properties:
-                extra[key] = row.pop(key)
-                continue
-            value = row[key]
-            if value is None:
-                continue
-            fitted, ok = _fit(properties[key], value)
-            if not ok:
-                self._warn_type(key, value)
-                extra[key] = value
-                row[key] = None
-                continue
-            row[key] = fitted
-            if isinstance(fitted, bool) and not isinstance(value, bool) and value not in (0, 1):
-                extra[key] = value  # an integer flag other than 0/1: also kept as sent
-        row["extra_fields"] = extra or None
-        for key in properties:
+        members = row.get("members")
+        if isinstance(members, list) and any(_as_int(m) is not None for m in members):
+            # Bare user ids, where the docs show `[{id, name}]`: the same members, as objects.
+            row["members"] = [{"id": _as_int(m)} if _as_int(m) is not None else m for m in members]
+        read = row.get("read")
+        if type(read) is int and read not in (0, 1):
+            # A read time (or count), where a flag is documented: read, and the number kept.
+            row["read"] = True
+            extra["read"] = read
+        if extra:
+            row["extra_fields"] = extra
+        for key in self.schema["properties"]:
             # Every column in every record: an absent field and a null one land alike.
             row.setdefault(key, None)
         return row
@@ -539,59 +526,6 @@ def _as_int(value: t.Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
-
-
-def _fit(prop: dict[str, t.Any], value: t.Any) -> tuple[t.Any, bool]:
-    """`value` as the column's one type, and whether it fits (losslessly)."""
-    kinds = prop.get("type", [])
-    kinds = {kinds} if isinstance(kinds, str) else set(kinds)
-    if "boolean" in kinds:
-        if isinstance(value, bool):
-            return value, True
-        if isinstance(value, int):
-            return value != 0, True
-        return value, False
-    if "integer" in kinds:
-        number = _as_int(value)
-        return (number, True) if number is not None else (value, False)
-    if "string" in kinds:
-        if prop.get("format") == "date-time":
-            try:
-                return timestamps.normalize(timestamps.parse(value)), True
-            except (TypeError, ValueError):
-                return value, False
-        if isinstance(value, str):
-            return value, True
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value), True
-        return value, False
-    if "array" in kinds:
-        return _fit_members(value)
-    return value, True
-
-
-def _fit_members(value: t.Any) -> tuple[t.Any, bool]:
-    """`[{id, name}]`; a list of bare ids becomes `[{id}]`; anything else does not fit."""
-    if not isinstance(value, list):
-        return value, False
-    out = []
-    for item in value:
-        if isinstance(item, dict):
-            member = dict(item)
-            if "id" in member and member["id"] is not None:
-                member_id = _as_int(member["id"])
-                if member_id is None:
-                    return value, False
-                member["id"] = member_id
-            name = member.get("name")
-            if name is not None and not isinstance(name, str):
-                return value, False
-            out.append(member)
-        elif _as_int(item) is not None:
-            out.append({"id": _as_int(item)})
-        else:
-            return value, False
-    return out, True
 
 
 def conversation_state_errors(state: t.Any) -> list[str]:

@@ -646,7 +646,6 @@ class DeleteSweepsStream(HeymarketStream):
     primary_keys = ("stream",)
     replication_key = None
     schema = StreamSchema(SCHEMAS)
-    datetime_fields = ()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)

@@ -93,8 +93,11 @@ class MessagesStream(HeymarketStream):
     replication_key = "updated"
     is_sorted = False
     schema = StreamSchema(SCHEMAS)
-    #: `date` and `updated` place a message in the walk: parsed strictly in `decode`.
-    datetime_fields = ()
+    prefetch_pages = True
+    #: `date` places a message in the walk: parsed strictly in `decode`, like `updated`.
+    checked_fields = ("date",)
+    #: `media` is a string in the docs; a list of URLs (MMS) goes to `media_list`.
+    alternate_columns = {"media": "media_list"}
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -122,7 +125,7 @@ class MessagesStream(HeymarketStream):
                         "the walk cannot place it"
                     )
                     raise MalformedResponseError(msg, response) from None
-                record[name] = timestamps.normalize(value)
+                record[name] = timestamps.normalize_text(record[name], value)
                 values.append(value)
         return MessagePage(records=page.records, updated=updated, dates=dates)
 
@@ -244,15 +247,10 @@ class MessagesStream(HeymarketStream):
         paginator = self._paginator
         assert paginator is not None
         page = t.cast("MessagePage", self.decoded_page(response))
-        yield from paginator.walk.consume(page)
+        records = paginator.walk.consume(page)
+        self.prefetch(paginator.get_next(response))
+        yield from records
         self._checkpoint(paginator.walk)
-
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """Keep the fields the docs do not list, in `extra_fields`, instead of losing them."""
-        known = self.schema["properties"]
-        extra = {key: row.pop(key) for key in [k for k in row if k not in known]}
-        row["extra_fields"] = extra or None
-        return row
 
     # -- STATE and the end of the walk ----------------------------------------------------
 

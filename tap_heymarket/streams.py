@@ -80,8 +80,7 @@ class UpdatedCursorStream(HeymarketStream):
 
     replication_key = "updated"
     is_sorted = False
-    #: `updated` is the cursor: `decode` parses it strictly, never turns it into null.
-    datetime_fields: tuple[str, ...] = ("created",)
+    prefetch_pages = True
     #: Documented page size of the endpoint, when it is fixed (tags: 30).
     fixed_page_size: int | None = None
     #: Endpoint that counts the stream's records, if the API has one.
@@ -136,6 +135,7 @@ class UpdatedCursorStream(HeymarketStream):
         walker = self._walker
         assert walker is not None
         records = walker.consume(self.decoded_page(response))
+        self.prefetch(walker.get_next(response))
         yield from records
         # Runs once every record of this page has been written (the SDK pulls the
         # next record only after it emitted the previous one).
@@ -292,7 +292,6 @@ class ContactFieldsStream(HeymarketStream):
     primary_keys = ("id",)
     replication_key = None
     schema = StreamSchema(SCHEMAS)
-    datetime_fields = ()
 
     def get_new_paginator(self) -> BaseAPIPaginator:
         """One request returns every field."""

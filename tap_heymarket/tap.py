@@ -10,7 +10,6 @@ from urllib.parse import urlparse
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_heymarket import (
@@ -24,6 +23,7 @@ from tap_heymarket import (
 )
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.state import InvalidStateError, state_errors
+from tap_heymarket.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -44,8 +44,9 @@ class TapHeymarket(Tap):
 
     name = "tap-heymarket"
     #: msgspec encodes RECORD messages several times faster than the default (simplejson)
-    #: writer; same JSON values, UTF-8 instead of \u escapes. See docs/benchmarks.md.
-    message_writer_class = MsgSpecWriter
+    #: writer; same JSON values, UTF-8 instead of \u escapes; flushed at every message but
+    #: RECORD (writer.py). See docs/benchmarks.md.
+    message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -163,6 +164,18 @@ class TapHeymarket(Tap):
                 "the walk is proven complete, send ACTIVATE_VERSION so that the target marks "
                 "the rows of records deleted in Heymarket (target-postgres: `_sdc_deleted_at`). "
                 "Schedule it beside the regular runs, under the same state id (see the README)."
+            ),
+        ),
+        th.Property(
+            "replace_nul_characters",
+            th.BooleanType,
+            default=True,
+            title="Replace NUL Characters",
+            description=(
+                "Replace U+0000 with U+FFFD in every string of every record, at any depth "
+                "and in object keys too. Heymarket text can hold U+0000, which PostgreSQL "
+                "text and jsonb columns (and most SQL loaders) reject, failing the load. "
+                "Turn off only for a loader that keeps U+0000 and a need for it."
             ),
         ),
     ).to_dict()

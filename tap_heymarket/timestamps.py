@@ -39,6 +39,32 @@ def normalize(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def normalize_text(text: str, parsed: datetime) -> str:
+    """`normalize(parsed)` for `parsed = parse(text)`, from the text where its shape allows.
+
+    Formatting a datetime costs more than parsing it (docs/benchmarks.md); an RFC 3339 UTC
+    string (`...56Z`, `...56.7Z`, `...56.789000+00:00`, or no zone) already holds every
+    digit of the one output form, so it is re-cut instead. Any other shape is formatted.
+    tests/test_timestamps.py proves both give the same string.
+    """
+    if text[-1:] == "Z":
+        body = text[:-1]
+    elif text[-6:] == "+00:00":
+        body = text[:-6]
+    elif "+" not in text[19:] and "-" not in text[19:]:
+        body = text  # no zone: UTC (see `parse`)
+    else:
+        return normalize(parsed)
+    size = len(body)
+    if body[10:11] != "T" or body[4:5] != "-" or size < 19:
+        return normalize(parsed)
+    if size == 19:
+        return body + ".000000+00:00"
+    if body[19] == "." and 21 <= size <= 26 and body[20:].isdigit():
+        return body + "0" * (26 - size) + "+00:00"
+    return normalize(parsed)
+
+
 def to_api(value: datetime, step: timedelta = MILLISECOND) -> str:
     """Format a cursor for the API's `date` field (RFC 3339, `Z`) at the walk's step."""
     text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")

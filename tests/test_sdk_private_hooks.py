@@ -1,9 +1,9 @@
 """Every private singer-sdk method or attribute the tap relies on still exists as used.
 
 The tap uses the SDK's public API wherever one serves. Where none does, the module says
-why next to the use (records.py holds the RECORD fast path and is pinned in more depth by
-tests/test_record_preparation.py). An SDK upgrade that renames or reshapes one of these
-fails here, by name, instead of misbehaving quietly in a sync.
+why next to the use (records.py holds the RECORD path, pinned at the end of this file).
+An SDK upgrade that renames or reshapes one of these fails here, by name, instead of
+misbehaving quietly in a sync.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ import inspect
 
 import pytest
 from singer_sdk import Stream, Tap
+from singer_sdk.helpers import _catalog
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 
+from tap_heymarket import records
+from tap_heymarket.records import ConformedRecordMessages
 from tap_heymarket.tap import TapHeymarket
 from tests.tap_runner import sandbox_config
 
@@ -61,3 +64,53 @@ def test_private_attributes_still_exist() -> None:
     paginator: BaseAPIPaginator = SinglePagePaginator()
     assert hasattr(paginator, "_value")
     assert paginator.current_value is paginator._value
+
+
+#: The names the SDK's `Stream._generate_record_messages` uses. records.py reproduces these
+#: steps with its own conformance in place of `conform_record_data_types` (and its logger,
+#: level and schema): a new step (say, a datetime fix-up) must be added there too.
+SDK_RECORD_STEPS = {
+    "effective_schema",
+    "pop_deselected_record_properties",
+    "schema",
+    "mask",
+    "conform_record_data_types",
+    "name",
+    "TYPE_CONFORMANCE_LEVEL",
+    "logger",
+    "stream_maps",
+    "transform",
+    "singer",
+    "RecordMessage",
+    "stream_alias",
+    "_stream_version",
+    "utc_now",
+}
+
+
+def test_sdk_record_messages_still_do_what_records_py_replaces() -> None:
+    names = set(Stream._generate_record_messages.__code__.co_names)
+    assert names == SDK_RECORD_STEPS, (
+        "singer_sdk's Stream._generate_record_messages changed: "
+        f"new {sorted(names - SDK_RECORD_STEPS)}, gone {sorted(SDK_RECORD_STEPS - names)}; "
+        "review ConformedRecordMessages._generate_record_messages in tap_heymarket/records.py"
+    )
+
+
+def test_selection_walk_keeps_its_signature() -> None:
+    """records.py calls the SDK's private selection walk, the very object pinned here."""
+    assert records.pop_deselected_record_properties is _catalog.pop_deselected_record_properties
+    assert str(inspect.signature(_catalog.pop_deselected_record_properties)) == (
+        "(record: 'dict[str, t.Any]', schema: 'dict', mask: 'SelectionMask', "
+        "breadcrumb: 'tuple[str, ...]' = ()) -> 'None'"
+    )
+    assert "_generate_record_messages" in ConformedRecordMessages.__dict__
+
+
+def test_every_stream_emits_through_the_conformance_path() -> None:
+    tap = TapHeymarket(config=sandbox_config("http://127.0.0.1:9"), parse_env_config=False)
+    for stream in tap.streams.values():
+        assert isinstance(stream, ConformedRecordMessages), stream.name
+        assert type(stream)._generate_record_messages is (
+            ConformedRecordMessages._generate_record_messages
+        ), stream.name

@@ -33,7 +33,10 @@ CONFIG = sandbox_config(f"http://127.0.0.1:{PORT}", page_size=100)
 @pytest.fixture(scope="module", autouse=True)
 def sandbox() -> Iterator[Sandbox]:
     # Every stream must return records: messages and conversations are off by default.
-    with Sandbox(contacts=400, seed=9, port=PORT, messages=300, conversations=300) as sb:
+    # Every field in each of its other plausible shapes (heymarket_sandbox/shapes.py), so
+    # that the SDK's own schema checks see the records conformance.py makes of them.
+    shapes = {"shapes": "all"}
+    with Sandbox(contacts=400, seed=9, port=PORT, messages=300, conversations=300, **shapes) as sb:
         yield sb
 
 

@@ -1,4 +1,4 @@
-"""POST /v1/contact-fields: the team's custom fields, {id, title}; a full table.
+"""POST /v1/contact-fields: the team's custom fields, {id, title, duplicate}; a full table.
 
 The titles are awkward on purpose, as a real team's are: two that differ only by case
 and a trailing space, an empty one, one that is only an emoji, one that equals a
@@ -78,7 +78,10 @@ def build(r: Random) -> ContactFields:
     r.shuffle(order)
     titles = [LIVE_TITLES[i] for i in order if i < len(LIVE_TITLES)]
     live = [f for f in ids if f not in deleted]
-    fields = [{"id": f, "title": title} for f, title in zip(live, titles, strict=True)]
+    # `duplicate` as the create endpoint answers it: a field the list's docs do not show.
+    fields = [
+        {"id": f, "title": title, "duplicate": False} for f, title in zip(live, titles, strict=True)
+    ]
     return ContactFields(fields, sorted(deleted))
 
 

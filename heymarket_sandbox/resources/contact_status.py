@@ -15,6 +15,7 @@ import bisect
 from random import Random
 from typing import TYPE_CHECKING, Any
 
+from ..shapes import request_id
 from .common import ApiError, Call, Route, stream
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def index_of_phone(store: ContactStore, phone: str) -> int | None:
 
 def contact_status(call: Call) -> dict[str, Any]:
     body = call.body()
-    cid, phone = body.get("id"), body.get("phone")
+    cid, phone = request_id(body.get("id"), call.config), body.get("phone")
     if cid is None and phone is None:
         raise ApiError(400, "bad_data", "id or phone is required")
     with call.state.lock:

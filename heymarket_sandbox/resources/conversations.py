@@ -42,6 +42,7 @@ from operator import itemgetter
 from random import Random
 from typing import TYPE_CHECKING, Any
 
+from ..shapes import request_id
 from ..timefmt import SPAN_US, START_US, US, Clock
 from .common import ApiError, Call, Route, boundary, newest_first, paging, stream
 
@@ -324,7 +325,8 @@ def _bool_filter(filters: dict[str, Any], name: str) -> bool | None:
 
 def _query(state: State, body: dict[str, Any]) -> tuple[int, set[int], bool | None, bool | None]:
     """(user id, inbox ids, closed, unread) of a valid body; 400 or 403 otherwise."""
-    user = body.get("id")
+    cfg = state.config
+    user = request_id(body.get("id"), cfg)  # a digit string too, with shapes=id_strings
     if user is None:
         raise ApiError(400, "bad_data", "id is required: the user id of a member of the inbox")
     if isinstance(user, bool) or not isinstance(user, int):
@@ -333,11 +335,12 @@ def _query(state: State, body: dict[str, Any]) -> tuple[int, set[int], bool | No
     if not isinstance(filters, dict):
         raise ApiError(400, "bad_data", "filters is required: {inboxes: [inbox ids], ...}")
     inboxes = filters.get("inboxes")
+    if isinstance(inboxes, list):
+        inboxes = [request_id(i, cfg) for i in inboxes]
     if not isinstance(inboxes, list) or not inboxes or not all(type(i) is int for i in inboxes):
         raise ApiError(400, "bad_data", "filters.inboxes must be a non-empty list of inbox ids")
     closed = _bool_filter(filters, "closed")
     unread = _bool_filter(filters, "unread")
-    cfg = state.config
     listed = {i["id"]: i["members"] for i in state.world.inboxes}
     for inbox in inboxes:
         members = listed.get(inbox)

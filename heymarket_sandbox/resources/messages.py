@@ -199,7 +199,8 @@ class MessageStore:
             text = rr.choice(TEXTS)
         state = self.status[idx]
         failed = state in (4, 5)
-        media = [f"https://cdn.example.com/m/{mid}.jpg"] if channel == "mms" else []
+        # A string, as the docs type it: the URL, or "" (shapes=media_list: a list of URLs).
+        media = f"https://cdn.example.com/m/{mid}.jpg" if channel == "mms" else ""
         out: dict[str, Any] = {
             "id": mid,
             "date": fmt_trimmed(self.date[idx]),
