@@ -2,7 +2,8 @@
 
 tests/test_readme_path.py runs the README's "Running against the real API" blocks as they
 are written; tests/test_docs.py checks that every other shell command in the docs is run by
-a named test or listed as not runnable here, with the reason.
+a named test or listed as not runnable here, with the reason. tests/test_own_project.py runs
+the `meltano.yml` that docs/warehouses.md shows for a project of one's own.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+WAREHOUSES_DOC = ROOT / "docs" / "warehouses.md"
+#: The docs/warehouses.md section whose YAML blocks are a user's own minimal meltano.yml.
+OWN_PROJECT_SECTION = "Your own project: minimal loader blocks"
 SHELL_LANGUAGES = frozenset({"sh", "bash", "shell", "console"})
 README_PATH_SECTION = "Running against the real API"
 
@@ -105,6 +110,25 @@ def section_blocks(path: Path, section: str) -> list[Block]:
     if not found:
         raise ValueError(f"{path.name} has no code block under '## {section}'")
     return found
+
+
+def documented_project(path: Path = WAREHOUSES_DOC) -> dict[str, Any]:
+    """The `meltano.yml` of a project of one's own that docs/warehouses.md shows: its first
+    YAML block under OWN_PROJECT_SECTION (the project and the extractor), plus the loader
+    of each further block, as written."""
+    import yaml  # PyYAML comes with meltano, in .venv
+
+    blocks = [b for b in section_blocks(path, OWN_PROJECT_SECTION) if b.language == "yaml"]
+    if len(blocks) < 2:
+        raise ValueError(f"{path.name}: '## {OWN_PROJECT_SECTION}' needs YAML blocks")
+    project = yaml.safe_load(blocks[0].text)
+    loaders = project["plugins"].setdefault("loaders", [])
+    for block in blocks[1:]:
+        part = yaml.safe_load(block.text)
+        if set(part) != {"plugins"} or set(part["plugins"]) != {"loaders"}:
+            raise ValueError(f"{path.name}:{block.line}: a block holds plugins.loaders only")
+        loaders.extend(part["plugins"]["loaders"])
+    return dict(project)
 
 
 _PLACEHOLDER = re.compile(r"\b([A-Z][A-Z0-9_]*)=\.\.\.(?=\s|$)")

@@ -56,6 +56,7 @@ _PLUGIN_ENV_PREFIXES = (
     "TARGET_DUCKDB_",
     "TARGET_POSTGRES_",
     "TARGET_JSONL_",
+    "TARGET_CSV_",
     "MELTANO_",
 )
 
@@ -186,6 +187,20 @@ def truth_counts(truth: Mapping[str, Any]) -> dict[str, int]:
     return counts
 
 
+def project_plugins(kind: str, root: Path = ROOT) -> list[dict[str, Any]]:
+    """meltano.yml's plugins of one kind (`extractors`, `loaders`), as written."""
+    import yaml  # PyYAML comes with meltano, in .venv
+
+    project = yaml.safe_load((root / "meltano.yml").read_text())
+    return list(project["plugins"][kind])
+
+
+def plugin_executable(kind: str, name: str, root: Path = ROOT) -> Path:
+    """Where `meltano install` puts the executable of meltano.yml's plugin `name`."""
+    (plugin,) = [p for p in project_plugins(kind, root) if p["name"] == name]
+    return root / ".meltano" / kind / name / "venv" / "bin" / plugin.get("executable", name)
+
+
 def selected_streams(root: Path = ROOT) -> set[str]:
     """The streams `meltano run tap-heymarket ...` extracts: those of catalog/catalog.json
     (kept equal to the tap's discovery) that a `select` pattern in meltano.yml names."""
@@ -199,45 +214,6 @@ def selected_streams(root: Path = ROOT) -> set[str]:
     catalog = json.loads((root / "catalog" / "catalog.json").read_text())
     offered = [s["tap_stream_id"] for s in catalog["streams"]]
     return {s for s in offered if any(fnmatch.fnmatchcase(s, p) for p in patterns)}
-
-
-# --------------------------------------------------------------------------- Postgres NULs
-
-#: target-postgres's `stream_maps` expression for one JSON column (object or array): every
-#: U+0000, at any depth, in keys and values, becomes U+FFFD. The value goes through
-#: json.dumps, where a NUL is the escape `\u0000`; splitting on the escaped backslash `\\`
-#: first keeps a literal backslash followed by "u0000" as it is.
-NUL_SAFE_JSON_EXPR = (
-    r"json.loads('\\\\'.join([p.replace('\\u0000', '\\ufffd') "
-    r"for p in json.dumps(record.get('{prop}')).split('\\\\')]))"
-)
-
-
-def json_properties(schema: Mapping[str, Any]) -> list[str]:
-    """The properties of a stream schema that Postgres stores as JSONB (objects, arrays)."""
-    found = []
-    for name, prop in schema.get("properties", {}).items():
-        types: list[str] = []
-        for option in [prop, *prop.get("anyOf", []), *prop.get("oneOf", [])]:
-            kind = option.get("type", [])
-            types += [kind] if isinstance(kind, str) else list(kind)
-        if {"object", "array"} & set(types):
-            found.append(name)
-    return found
-
-
-def nul_safe_stream_maps(schemas: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
-    """target-postgres `stream_maps` that replace U+0000 in every JSON column of `schemas`.
-
-    `sanitize_null_text_characters` covers the text columns, but in a JSON column only
-    strings at its top level (see docs/warehouses.md); these maps cover the rest.
-    """
-    maps = {}
-    for stream, schema in sorted(schemas.items()):
-        props = json_properties(schema)
-        if props:
-            maps[stream] = {p: NUL_SAFE_JSON_EXPR.replace("{prop}", p) for p in props}
-    return maps
 
 
 # --------------------------------------------------------------------------- Postgres server

@@ -198,6 +198,7 @@ class Sandbox:
         fields: int | None = None,
         conversations: int | None = None,
         new_conversations: int | None = None,
+        rewrite_ids: list[int] | None = None,
     ) -> dict[str, list[int]]:
         """Edit n contacts, create `new` ones, edit `templates` templates (None: the
         mutate_count / create_count / mutate_templates switches); change the status of
@@ -209,6 +210,9 @@ class Sandbox:
         conversations / open that many new ones (None: the mutate_conversations /
         create_conversations switches); then "conversation_ids" and
         "created_conversation_ids" are in the answer.
+
+        `rewrite_ids`: write these contacts again within their `updated`'s clock unit (a new
+        rev, the same `updated`); then "rewritten_ids" is in the answer.
 
         Returns {"updated_ids", "created_ids", "template_ids"}, plus "message_ids" and
         "created_message_ids" when messages changed, "field_ids" when fields were renamed."""
@@ -222,6 +226,7 @@ class Sandbox:
             ("fields", fields),
             ("conversations", conversations),
             ("new_conversations", new_conversations),
+            ("rewrite_ids", rewrite_ids),
         )
         body = {k: v for k, v in pairs if v is not None}
         return self._control("POST", "/__sandbox/mutate", body)

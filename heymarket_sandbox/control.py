@@ -46,7 +46,7 @@ def control(state: State, method: str, route: str, query: dict[str, list[str]], 
         fields = int_field(body, "fields", 0)  # rename this many contact fields
         if fields is None or fields < 0:
             raise ApiError(400, "bad_data", "fields must be an integer >= 0")
-        extra = {"fields": fields} if fields else {}
+        extra: dict[str, Any] = {"fields": fields} if fields else {}
         conversations = int_field(body, "conversations", cfg["mutate_conversations"])
         new_conversations = int_field(body, "new_conversations", cfg["create_conversations"])
         if conversations is None or new_conversations is None:
@@ -55,6 +55,11 @@ def control(state: State, method: str, route: str, query: dict[str, list[str]], 
             raise ApiError(400, "bad_data", "conversations and new_conversations must be >= 0")
         if conversations or new_conversations:
             extra |= {"conversations": conversations, "new_conversations": new_conversations}
+        rewrite = body.get("rewrite_ids") or []
+        if not isinstance(rewrite, list) or not all(type(i) is int for i in rewrite):
+            raise ApiError(400, "bad_data", "rewrite_ids must be a list of integers")
+        if rewrite:
+            extra["rewrite_ids"] = rewrite
         return state.mutate(
             n,
             new,

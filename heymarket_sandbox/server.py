@@ -36,6 +36,8 @@ class Handler(BaseHTTPRequestHandler):
     # Small answers otherwise wait ~40 ms for the client's delayed ACK (Nagle's algorithm).
     disable_nagle_algorithm = True
     server: SandboxServer
+    #: The request is in the stats already (each is counted once, before its answer).
+    counted: bool
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
@@ -95,6 +97,9 @@ class Handler(BaseHTTPRequestHandler):
         ctype: str = "application/json; charset=utf-8",
         extra: dict[str, str] | None = None,
     ) -> None:
+        # Counted before the first byte leaves: a client that has its answer can read
+        # stats that include it.
+        self._count(str(status))
         self.send_response(status)
         self.send_header("X-Request-Id", self.rid)
         self.send_header("Content-Type", ctype)
@@ -104,11 +109,13 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and status not in (204, 304):
             self.wfile.write(body)
-        if self.api:
-            cfg = self.server.state.config
-            self.server.state.stats.record(
-                self.command, self.route, str(status), cfg["rate_window"]
-            )
+
+    def _count(self, status: str) -> None:
+        """Record an API request in the stats, once (control requests are not counted)."""
+        if self.api and not self.counted:
+            self.counted = True
+            state = self.server.state
+            state.stats.record(self.command, self.route, status, state.config["rate_window"])
 
     def _json(self, status: int, obj: Any, extra: dict[str, str] | None = None) -> None:
         self._send(
@@ -130,6 +137,7 @@ class Handler(BaseHTTPRequestHandler):
             self.route = self.route[len(prefix) :]
         self.query = parse_qs(split.query)
         self.api = not self.route.startswith("/__sandbox/")
+        self.counted = False
         try:
             raw = self._read_body()
         except ValueError:
@@ -173,7 +181,7 @@ class Handler(BaseHTTPRequestHandler):
         fault, v, w = state.draw_fault()
         if fault == "drop":
             self.close_connection = True
-            state.stats.record(method, self.route, "drop", cfg["rate_window"])
+            self._count("drop")
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return

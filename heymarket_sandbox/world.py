@@ -107,10 +107,15 @@ class World:
         fields: int = 0,
         conversations: int = 0,
         new_conversations: int = 0,
+        rewrite_ids: list[int] | None = None,
     ) -> dict[str, list[int]]:
+        if rewrite_ids:  # first, so that a bad id changes nothing
+            rewritten = self.contacts.rewrite(rewrite_ids)
         updated, created = self.contacts.mutate(n, new)
         changed = self.templates.mutate(templates) if templates else []
         out = {"updated_ids": updated, "created_ids": created, "template_ids": changed}
+        if rewrite_ids:
+            out["rewritten_ids"] = rewritten
         if messages or new_messages or message_ids:
             statuses, sent = self.messages.mutate(messages, new_messages, message_ids)
             out |= {"message_ids": statuses, "created_message_ids": sent}

@@ -85,6 +85,12 @@ def main() -> int:
         "--state-id-suffix", help="keep this demo's state apart (default: the plain state id)"
     )
     parser.add_argument("--skip-install", action="store_true", help="skip `meltano install`")
+    parser.add_argument(
+        "--shapes",
+        default="all",
+        help="the sandbox's `shapes` switch: every field also in its other plausible JSON "
+        "types (default all; '' for none; see docs/sandbox.md)",
+    )
     args = parser.parse_args()
 
     if not MELTANO.exists():
@@ -118,7 +124,8 @@ def main() -> int:
     else:
         kind = "full (no saved state)"
 
-    print(f"starting sandbox ({args.contacts} contacts, seed {args.seed}) ...", flush=True)
+    shapes = f", shapes {args.shapes}" if args.shapes else ""
+    print(f"starting sandbox ({args.contacts} contacts, seed {args.seed}{shapes}) ...", flush=True)
     sandbox = Sandbox(
         process=True,
         log=sandbox_log,
@@ -127,6 +134,8 @@ def main() -> int:
         # Off in the sandbox by default; the demo shows every stream meltano.yml selects.
         messages=DEMO_MESSAGES,
         conversations=DEMO_CONVERSATIONS,
+        # The API's types are guesses: the tap must load every plausible one.
+        shapes=args.shapes,
     )
     with sandbox as sb:
         print(f"sandbox at {sb.url}; running meltano (log: {rel(log)}) ...", flush=True)

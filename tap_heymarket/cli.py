@@ -7,6 +7,7 @@ is wrong, or which request failed with which X-Request-Id. Set
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -33,6 +34,9 @@ def _one_line(exc: BaseException) -> str:
 
 def main() -> None:
     """Run the tap; on failure print `tap-heymarket: error: <cause>` and exit 1."""
+    # Everything imported so far lives as long as the process: keep it out of the cyclic
+    # collector's scans, which a sync's many short-lived records trigger (docs/benchmarks.md).
+    gc.freeze()
     try:
         # standalone_mode=False lets errors reach us; click then returns exit codes.
         code = TapHeymarket.cli.main(prog_name="tap-heymarket", standalone_mode=False)

@@ -14,7 +14,6 @@ import msgspec
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams import RESTStream
-from singer_sdk.streams.rest import PageContext
 
 from tap_heymarket import __version__, timestamps
 from tap_heymarket.auth import authenticator_from_config
@@ -29,7 +28,6 @@ from tap_heymarket.errors import (
 )
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.pagination import Page, PageRequest
-from tap_heymarket.prefetch import PrefetchingSession
 from tap_heymarket.records import ConformedRecordMessages
 
 if t.TYPE_CHECKING:
@@ -64,6 +62,31 @@ _JSONT = t.TypeVar("_JSONT", list, dict)
 def describe_answer(response: requests.Response) -> str:
     """`POST /v1/contacts (X-Request-Id: ...)`: how error messages name an answer."""
     return f"{describe_request(response.request)} (X-Request-Id: {request_id(response)})"
+
+
+_NUL = b"\\u0000"
+
+
+def without_nul(content: bytes) -> bytes:
+    """JSON text with every `\\u0000` escape (U+0000 in a string or key) made `\\ufffd`.
+
+    An escape is one preceded by an even run of backslashes (`\\\\u0000` is the text
+    backslash-u-0-0-0-0, left as it is). Found with `bytes.find`: an answer has few.
+    """
+    parts: list[bytes] = []
+    start = 0
+    at = content.find(_NUL)
+    while at != -1:
+        before = at
+        while before > 0 and content[before - 1] == 0x5C:  # backslash
+            before -= 1
+        if (at - before) % 2 == 0:
+            parts += (content[start:at], b"\\ufffd")
+            start = at + len(_NUL)
+            at = content.find(_NUL, start)
+        else:
+            at = content.find(_NUL, at + 1)
+    return b"".join([*parts, content[start:]]) if parts else content
 
 
 def with_cursor_values(page: Page, response: requests.Response) -> Page:
@@ -110,9 +133,6 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
     """Base class for Heymarket streams: every list endpoint is a JSON POST."""
 
     http_method = "POST"
-    #: Whether the walk sends its next request while an answer's records are written
-    #: (prefetch.py); the walks that know it early call `prefetch`.
-    prefetch_pages = False
 
     def __init__(self, tap: TapHeymarket, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(tap, *args, **kwargs)
@@ -120,7 +140,6 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
         self.pacer: RequestPacer = tap.pacer
         #: The last answer `validate_response` decoded, for `parse_response` to reuse.
         self._decoded: tuple[requests.Response, Page] | None = None
-        self._session: PrefetchingSession | None = None
 
     @property
     def emit_activate_version_messages(self) -> bool:
@@ -129,38 +148,6 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
         arrive, and a failed run would leave them marked. `detect_deletes` sends its own,
         once a walk is proven complete (deletes.py)."""
         return False
-
-    @property
-    def requests_session(self) -> PrefetchingSession:
-        """One session per stream, able to send the next page ahead (prefetch.py)."""
-        if self._session is None:
-            self._session = PrefetchingSession()
-        return self._session
-
-    def prefetch(self, token: t.Any, context: Context | None = None) -> None:
-        """Send the request for `token` now, if this stream prefetches (prefetch.py).
-
-        Built exactly as the SDK builds a page's request (`get_http_request`), so that
-        the SDK's own send of it matches and is answered by the prefetch.
-        """
-        if token is None or not self.prefetch_pages or self.config.get("detect_deletes"):
-            return
-        http = self.get_http_request(
-            page=PageContext(stream_context=context, next_page_token=token)
-        )
-        prepared = self.build_prepared_request(
-            method=http.method,
-            url=http.url,
-            params=http.encode_params(),
-            headers=http.headers,
-            json=http.data,
-        )
-        self.requests_session.prefetch(
-            self.authenticator(prepared),
-            before=self.pacer.wait,
-            timeout=self.timeout,
-            allow_redirects=self.allow_redirects,
-        )
 
     @property
     def url_base(self) -> str:
@@ -204,8 +191,7 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
             throttled = 0
             waited_for_limit = 0.0
             while True:
-                if not self.requests_session.has_prefetched(prepared_request):
-                    self.pacer.wait()  # (a prefetch waited for its slot already)
+                self.pacer.wait()
                 try:
                     response = func(prepared_request, context)
                 except HeymarketFatalError:
@@ -322,8 +308,13 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
 
     def decode_json(self, response: requests.Response, *, expect: type[_JSONT]) -> _JSONT:
         """The JSON body, which must be a `list` or a `dict` as the endpoint documents."""
+        content = response.content
+        if b"\\u0000" in content and self.config.get("replace_nul_characters", True):
+            # U+0000 replaced in every string and key at once, in the JSON text itself
+            # (conformance.py does it again only for values that do not come from here).
+            content = without_nul(content)
         try:
-            body = _decoder.decode(response.content)
+            body = _decoder.decode(content)
         except msgspec.DecodeError:
             # Never quote the body: it may hold contact data.
             kind = response.headers.get("Content-Type") or "no Content-Type"
@@ -379,8 +370,13 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
     def decoded_page(self, response: requests.Response) -> Page:
         """The page `validate_response` decoded for this response, whose records are
         about to be emitted (so the conformer learns whether they may hold U+0000)."""
+        # An answer's strings hold no U+0000 when `decode_json` replaced it (or it holds
+        # none): then conformance.py need not search them.
         content = response.content
-        self.answer_is_clean = b"\\u0000" not in content and b"\x00" not in content
+        self.answer_is_clean = (
+            b"\\u0000" not in content or bool(self.config.get("replace_nul_characters", True))
+        ) and b"\x00" not in content
+        self.conformer()  # (checked once per answer: the records below use it as it is)
         cached = self._decoded
         if cached is not None and cached[0] is response:
             return cached[1]

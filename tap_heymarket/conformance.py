@@ -71,6 +71,9 @@ _FALSE = frozenset({"false", "0", "no"})
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _NONE = type(None)
+#: The key of `fast_items` for keys that are not properties (no JSON key holds NUL).
+_OTHER_KEYS = "\x00other"
+_DICT = {dict}
 _SCALARS = ("boolean", "integer", "number", "string")
 _PYTHON = {"boolean": bool, "integer": int, "number": float, "string": str}
 _JSON_TYPES = (
@@ -140,6 +143,8 @@ class Fitter:
     #: The same when they do (no str, no containers).
     fast_scrub: frozenset[type]
     fit: t.Callable[[t.Any, bool], t.Any]
+    #: For an object schema: per property (and `_OTHER_KEYS`), the types that fit as they are.
+    fast_items: dict[str, frozenset[type]] | None = None
 
 
 def compile_schema(schema: t.Any) -> Fitter:
@@ -166,6 +171,11 @@ def compile_schema(schema: t.Any) -> Fitter:
         closed = addl is False
     item_fitter = compile_schema(schema.get("items", {})) if "array" in kinds else None
     any_object = prop_fitters is None and extra_fitter is None and not closed
+    #: Per property, the types that fit as they are (no NUL search): `_fit_object`'s fast way.
+    fast_items: dict[str, frozenset[type]] | None = None
+    if "object" in kinds and not closed:
+        fast_items = {k: f.fast for k, f in (prop_fitters or {}).items()}
+        fast_items[_OTHER_KEYS] = extra_fitter.fast if extra_fitter else _any_fitter().fast
     any_items = item_fitter is None or item_fitter.declared == "any"
     # Several scalar types (`["integer", "string", "null"]`): the first listed is the one
     # the column prefers, and a value of another that converts to it losslessly is
@@ -173,6 +183,7 @@ def compile_schema(schema: t.Any) -> Fitter:
     order = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
     scalars = [k for k in order if k in _SCALARS]
     preferred = frozenset(scalars[:1]) if len(scalars) > 1 else None
+    prefers_int = preferred == {"integer"}
 
     fast: set[type] = set()
     if nullable:
@@ -197,13 +208,16 @@ def compile_schema(schema: t.Any) -> Fitter:
     # An int is fast only inside INT64: every caller checks the range next to `fast`.
 
     def fit(value: t.Any, scrubbing: bool) -> t.Any:
-        if preferred is not None and value is not None:
+        if prefers_int and type(value) is str and value.isdigit() and len(value) < 19:
+            if value[0] != "0" or value == "0":
+                value = int(value)  # the usual case of the conversion below, at C speed
+        elif preferred is not None and value is not None:
             try:
                 converted = _coerce(value, preferred, is_datetime)
             except Unfit:
                 converted = value
-            # From a string, only when nothing is lost ("007" stays a string).
-            if type(value) is not str or json.dumps(converted) in (value, json.dumps(value)):
+            # From a string, only when nothing is lost ("007" and "1.50" stay strings).
+            if type(value) is not str or _canonical(converted) == value:
                 value = converted
         kind = type(value)
         if value is None:
@@ -233,7 +247,7 @@ def compile_schema(schema: t.Any) -> Fitter:
                 return _fit_list(value, item_fitter, scrubbing)
         elif kind is dict:
             if "object" in kinds:
-                return _fit_object(value, prop_fitters, extra_fitter, closed, scrubbing)
+                return _fit_object(value, prop_fitters, extra_fitter, closed, scrubbing, fast_items)
             if item_fitter is not None:
                 as_list = _indexed_list(value)
                 if as_list is not None:
@@ -246,6 +260,7 @@ def compile_schema(schema: t.Any) -> Fitter:
         fast=frozenset(fast),
         fast_scrub=frozenset(fast_scrub),
         fit=fit,
+        fast_items=fast_items,
     )
 
 
@@ -262,6 +277,17 @@ def _any_fitter() -> Fitter:
         fast_scrub=frozenset({_NONE, bool, int, float}),
         fit=fit,
     )
+
+
+def _canonical(value: t.Any) -> str | None:
+    """The one text of a scalar that a string converted from it must equal."""
+    if type(value) is bool:
+        return "true" if value else "false"
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        return repr(value)
+    return None
 
 
 def _fit_datetime(value: str, nullable: bool) -> str | None:
@@ -292,6 +318,24 @@ def _fit_list(value: list, item: Fitter, scrubbing: bool) -> list:
     if not value:
         return value
     kinds = set(map(type, value))
+    if kinds == _DICT and item.fast_items is not None and not scrubbing:
+        # Objects whose every value fits as it is (the usual case), checked without a call.
+        items = item.fast_items
+        default: frozenset[type] | None = items.get(_OTHER_KEYS)
+        for entry in value:
+            for k, v in entry.items():
+                fits_as_is = items.get(k, default)
+                if (
+                    fits_as_is is None
+                    or type(v) not in fits_as_is
+                    or (type(v) is int and not _MIN <= v <= _MAX)
+                ):
+                    break
+            else:
+                continue
+            break
+        else:
+            return value
     if kinds <= fast and (
         int not in kinds or (kinds == {int} and min(value) >= _MIN and max(value) <= _MAX)
     ):
@@ -317,7 +361,17 @@ def _fit_object(
     extra: Fitter | None,
     closed: bool,
     scrubbing: bool,
+    fast_items: dict[str, frozenset[type]] | None = None,
 ) -> dict:
+    if fast_items is not None and not scrubbing:
+        # Every value of a type that fits as it is (the usual case): nothing to do.
+        default = fast_items.get(_OTHER_KEYS)
+        for k, v in value.items():
+            fast: frozenset[type] | None = fast_items.get(k, default)
+            if fast is None or type(v) not in fast or (type(v) is int and not _MIN <= v <= _MAX):
+                break
+        else:
+            return value
     out: dict | None = None
     for k, v in value.items():
         fitter = props.get(k) if props is not None else None

@@ -93,7 +93,6 @@ class MessagesStream(HeymarketStream):
     replication_key = "updated"
     is_sorted = False
     schema = StreamSchema(SCHEMAS)
-    prefetch_pages = True
     #: `date` places a message in the walk: parsed strictly in `decode`, like `updated`.
     checked_fields = ("date",)
     #: `media` is a string in the docs; a list of URLs (MMS) goes to `media_list`.
@@ -248,7 +247,6 @@ class MessagesStream(HeymarketStream):
         assert paginator is not None
         page = t.cast("MessagePage", self.decoded_page(response))
         records = paginator.walk.consume(page)
-        self.prefetch(paginator.get_next(response))
         yield from records
         self._checkpoint(paginator.walk)
 

@@ -42,8 +42,9 @@ class ConformedRecordMessages(Stream):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._conformer: Conformer | None = None
-        #: True while the records being emitted come from an answer without `\\u0000`.
-        self.answer_is_clean = False
+        #: While the records of an answer are emitted: whether it holds no `\\u0000` (set
+        #: with the conformer's check, once per answer); None for rows the tap builds.
+        self.answer_is_clean: bool | None = None
 
     def conformer(self) -> Conformer:
         """The conformance plan of the current schema (built once per schema)."""
@@ -77,8 +78,11 @@ class ConformedRecordMessages(Stream):
         self, record: dict[str, t.Any]
     ) -> t.Generator[singer.RecordMessage, None, None]:
         """`Stream._generate_record_messages`, with the tap's conformance."""
-        conformer = self.conformer()
-        record = conformer.conform(record, clean=self.answer_is_clean)
+        # The plan `decoded_page` checked for this answer (or, for rows the tap builds, now).
+        conformer = self._conformer if self.answer_is_clean is not None else None
+        if conformer is None:
+            conformer = self.conformer()
+        record = conformer.conform(record, clean=bool(self.answer_is_clean))
         if not conformer.all_selected:
             pop_deselected_record_properties(record, self.schema, self.mask)
         for stream_map in self.stream_maps:

@@ -80,7 +80,6 @@ class UpdatedCursorStream(HeymarketStream):
 
     replication_key = "updated"
     is_sorted = False
-    prefetch_pages = True
     #: Documented page size of the endpoint, when it is fixed (tags: 30).
     fixed_page_size: int | None = None
     #: Endpoint that counts the stream's records, if the API has one.
@@ -135,7 +134,6 @@ class UpdatedCursorStream(HeymarketStream):
         walker = self._walker
         assert walker is not None
         records = walker.consume(self.decoded_page(response))
-        self.prefetch(walker.get_next(response))
         yield from records
         # Runs once every record of this page has been written (the SDK pulls the
         # next record only after it emitted the previous one).

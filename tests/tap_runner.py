@@ -6,8 +6,10 @@ the sandbox's own truth, never by the tap's internals.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,12 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
 # clean_env: the environment minus anything that configures the tap or Meltano.
 from heymarket_dev.meltano import clean_env
-from heymarket_sandbox import API_KEY, SECRET_ID, SECRET_KEY
+from heymarket_sandbox import API_KEY, SECRET_ID, SECRET_KEY, make_jwt
 from tap_heymarket import timestamps
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -125,6 +128,7 @@ def run_tap(
         if catalog is not None:
             cmd += ["--catalog", str(write_json(catalog, tmpdir, "catalog.json"))]
         cmd += args or []
+        started = time.time()
         proc = subprocess.run(
             cmd,
             capture_output=True,
@@ -133,7 +137,7 @@ def run_tap(
             cwd=REPO_ROOT,
             env=env or clean_env(),
         )
-    assert_no_secrets(config, proc.stdout, proc.stderr)
+    assert_no_secrets(config, proc.stdout, proc.stderr, since=started, until=time.time())
     messages = parse_messages(proc.stdout) if proc.returncode == 0 or proc.stdout else []
     return TapRun(proc.returncode, proc.stdout, proc.stderr, messages)
 
@@ -141,15 +145,90 @@ def run_tap(
 SECRET_SETTINGS = ("api_secret_id", "api_secret_key", "api_key")
 #: Every JWT starts with the base64url of '{"alg":"HS256","typ":"JWT"}'.
 JWT_PREFIX = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+#: A whole JWT: three base64url segments.
+JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,}")
+#: One segment of a JWT's header or payload: base64url of a JSON object ('{"' is "eyJ").
+JWT_JSON_SEGMENT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}")
+#: Runs of base64 (standard or urlsafe) characters: where an encoded secret would sit.
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_=-]{8,}")
+#: Encoded fragments shorter than this are too likely by chance to mean anything.
+_MIN_FRAGMENT = 8
+#: Slack, in seconds, around a run for the `iat` of the tokens it may have minted.
+_IAT_SLACK = 2
 
 
-def assert_no_secrets(config: dict[str, Any], *outputs: str) -> None:
-    """Every tap run in the suite checks that no secret or minted token leaked."""
+def _base64_fragments(secret: str) -> set[str]:
+    """What any base64 encoding (standard or urlsafe, padded or not) of a text holding
+    `secret` must contain, wherever in the text the secret starts: for each of the three
+    alignments, the characters that depend on the secret's bytes alone."""
+    raw = secret.encode()
+    out = set()
+    for shift in range(3):
+        total = shift + len(raw)
+        encoded = base64.b64encode(b"\0" * shift + raw).decode()
+        # Characters mixing prefix bits (leading) or following bytes (trailing) are dropped.
+        middle = encoded[(0, 2, 3)[shift] : 4 * (total // 3)]
+        if len(middle) >= _MIN_FRAGMENT:
+            out |= {middle, middle.replace("+", "-").replace("/", "_")}
+    return out
+
+
+def _jwt_parts(secret_id: str, secret_key: str, since: float, until: float) -> set[str]:
+    """The payload and signature of every token minted with these secrets between `since`
+    and `until` (one per whole second of `iat`), in base64url and standard base64."""
+    parts = set()
+    for iat in range(int(since) - _IAT_SLACK, int(until) + _IAT_SLACK + 1):
+        _, payload, signature = make_jwt(secret_id, secret_key, iat).split(".")
+        std = base64.b64encode(base64.urlsafe_b64decode(signature + "=")).decode()
+        parts |= {payload, signature, std.rstrip("=")}
+    return parts
+
+
+def assert_no_secrets(
+    config: dict[str, Any],
+    *outputs: str,
+    since: float | None = None,
+    until: float | None = None,
+) -> None:
+    """Every tap run in the suite checks that no secret or minted token leaked.
+
+    Looked for: each secret setting and the JWT's HMAC key (`<id>||<key>`), as they are,
+    URL-encoded and in base64 (standard or urlsafe, padded or not, at any offset); any
+    JWT-shaped string; any base64url JSON segment (a token's header or payload, with or
+    without the rest of the token); and the exact payload and signature of each token
+    the run could have minted (`since`..`until`, the run's start and end).
+    """
     secrets = [str(config[k]) for k in SECRET_SETTINGS if config.get(k)]
-    for output in outputs:
-        for secret in secrets:
-            assert secret not in output, "a secret setting appeared in the tap's output"
-        assert JWT_PREFIX not in output, "a JWT appeared in the tap's output"
+    secret_id, secret_key = config.get("api_secret_id"), config.get("api_secret_key")
+    if secret_id and secret_key:
+        secrets.append(f"{secret_id}||{secret_key}")
+    plain = {form for s in secrets for form in (s, quote(s, safe=""), quote_plus(s))}
+    encoded = {fragment for s in secrets for fragment in _base64_fragments(s)}
+    if secret_id and secret_key:
+        now = time.time()
+        encoded |= _jwt_parts(
+            str(secret_id),
+            str(secret_key),
+            now if since is None else since,
+            now if until is None else until,
+        )
+    for n, output in enumerate(outputs):
+        where = f"output #{n} of the tap"
+        for form in plain:
+            assert form not in output, f"a secret setting (or its URL encoding) is in {where}"
+        assert JWT_PREFIX not in output, f"a JWT header is in {where}"
+        shaped = JWT_SHAPE.search(output)
+        assert shaped is None, f"a JWT-shaped string is in {where} at {shaped and shaped.start()}"
+        segment = JWT_JSON_SEGMENT.search(output)
+        assert segment is None, (
+            f"a base64url JSON segment (JWT header or payload) is in {where} "
+            f"at {segment and segment.start()}"
+        )
+        runs = "\n".join(set(_BASE64_RUN.findall(output)))
+        for fragment in encoded:
+            assert fragment not in runs, (
+                f"a base64-encoded secret or a minted token's payload or signature is in {where}"
+            )
 
 
 def truth_ids(truth: dict[str, Any]) -> set[int]:
@@ -240,6 +319,7 @@ def run_until_killed(
                 cmd += [f"--{name}", str(write_json(value, Path(tmp), f"{name}.json"))]
         log = Path(tmp) / "stderr.log"
         lines: list[bytes] = []
+        began = time.time()
         with (
             log.open("wb") as err,
             subprocess.Popen(
@@ -276,6 +356,9 @@ def run_until_killed(
                 time.sleep(0.02)
             proc.wait()
             reader.join(timeout=30)
-        text = b"".join(lines).decode()
+        text = b"".join(lines).decode(errors="replace")
+        stderr = log.read_text(errors="replace")
+        # Killed runs too: the whole output, the line the kill cut included.
+        assert_no_secrets(config, text, stderr, since=began, until=time.time())
         complete = text[: text.rfind("\n") + 1] if "\n" in text else ""
-        return KilledRun(parse_messages(complete), proc.returncode, log.read_text(errors="replace"))
+        return KilledRun(parse_messages(complete), proc.returncode, stderr)

@@ -12,18 +12,21 @@ coercions may change, and nothing else), in its alternate column, or as sent in
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import re
 import typing as t
 from datetime import datetime
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
 from tap_heymarket import timestamps
+from tap_heymarket.client import without_nul
 from tap_heymarket.conformance import (
     API_EXTRA_FIELDS,
     EXTRA_FIELDS,
@@ -388,3 +391,14 @@ def test_timestamps_are_normalised_to_one_form() -> None:
     assert out["created"] == "2024-12-24T14:04:55.000000+00:00"
     assert datetime.fromisoformat(out["created"]).tzinfo is not None
     assert out["updated"] is None and out[EXTRA_FIELDS] == {"updated": "bad"}
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(json_values)
+def test_nul_is_replaced_in_the_json_text_exactly_as_in_the_values(value: t.Any) -> None:
+    """decode_json replaces `\\u0000` escapes in an answer's text before decoding
+    (client.py `without_nul`): the same as replacing U+0000 in every decoded string and key,
+    and a string holding the six characters backslash-u-0-0-0-0 is left as it is."""
+    for nested in (value, {"k\x00\\u0000": [value, "\\\\u0000\x00"]}):
+        raw = json.dumps(nested).encode()
+        assert msgspec.json.decode(without_nul(raw)) == scrub_any(nested)

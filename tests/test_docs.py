@@ -14,15 +14,15 @@ from heymarket_dev.doc_commands import (
     SHELL_LANGUAGES,
     commands,
     doc_files,
+    documented_project,
     fill_placeholders,
     placeholders,
     section_blocks,
     shell_blocks,
 )
 from heymarket_dev.generated import settings_table
-from heymarket_dev.meltano import json_properties, nul_safe_stream_maps
 from heymarket_sandbox import SWITCHES
-from tests.tap_runner import REPO_ROOT, clean_env
+from tests.tap_runner import REPO_ROOT, TAP, clean_env
 
 README = (REPO_ROOT / "README.md").read_text()
 
@@ -170,38 +170,119 @@ def test_meltano_config_subcommands_are_meltano_4s() -> None:
             )
 
 
-# --------------------------------------------------------------------------- Postgres NULs
+# --------------------------------------------------------------------------- meltano.yml settings
+
+PROJECT = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
+(TAP_PLUGIN,) = [e for e in PROJECT["plugins"]["extractors"] if e["name"] == "tap-heymarket"]
+#: meltano.yml `kind` for each JSON Schema type of a tap setting.
+KINDS = {
+    "string": {"string", "date_iso8601", "password"},
+    "integer": {"integer"},
+    "boolean": {"boolean"},
+    "object": {"object"},
+}
 
 
-def _stream_schemas() -> dict[str, dict]:
-    """Every stream schema the tap has: its schema files, overridden by the catalog."""
-    schemas = {
-        p.stem: json.loads(p.read_text())
-        for p in (REPO_ROOT / "tap_heymarket" / "schemas").glob("*.json")
-    }
-    catalog = json.loads((REPO_ROOT / "catalog" / "catalog.json").read_text())
-    schemas.update({s["tap_stream_id"]: s["schema"] for s in catalog["streams"]})
-    return schemas
-
-
-def test_postgres_loader_replaces_nul_in_every_column() -> None:
-    """target-postgres cleans U+0000 from text columns itself, but from JSON columns only at
-    the top level; meltano.yml must give it a stream map for every JSON column of every
-    stream (docs/warehouses.md, "NUL characters")."""
-    project = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
-    (loader,) = [p for p in project["plugins"]["loaders"] if p["name"] == "target-postgres"]
-    values = {s["name"]: s.get("value") for s in loader["settings"]}
-    assert values["sanitize_null_text_characters"] is True
-    want = nul_safe_stream_maps(_stream_schemas())
-    assert "contacts" in want and {"custom", "tags", "note"} <= set(want["contacts"])
-    got = values["stream_maps"]
-    missing = {s: sorted(set(m) - set(got.get(s, {}))) for s, m in want.items()}
-    assert got == want, (
-        "meltano.yml target-postgres stream_maps must map each JSON column with "
-        f"heymarket_dev.meltano.NUL_SAFE_JSON_EXPR; missing: {missing}, "
-        f"extra: { {s: sorted(set(m) - set(want.get(s, {}))) for s, m in got.items()} }"
+def _about() -> dict:
+    proc = subprocess.run(
+        [*TAP, "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=clean_env(),
+        timeout=120,
+        check=True,
     )
-    assert json_properties({"properties": {"a": {"type": ["array", "null"]}}}) == ["a"]
+    return json.loads(proc.stdout)
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_loaders_carry_no_nul_settings() -> None:
+    """The tap replaces U+0000 itself (`replace_nul_characters`), so no loader in meltano.yml,
+    in any environment, needs a NUL setting: no stream maps, no NUL sanitizing, no JSON
+    rewriting expression (docs/warehouses.md, "NUL characters")."""
+    nul_settings = {"stream_maps", "stream_map_config", "sanitize_null_text_characters"}
+    loaders = [*PROJECT["plugins"]["loaders"]]
+    for env in PROJECT.get("environments", []):
+        loaders += (env.get("config") or {}).get("plugins", {}).get("loaders", [])
+    assert loaders
+    for loader in loaders:
+        declared = {s["name"] for s in loader.get("settings", [])}
+        configured = set(loader.get("config") or {})
+        assert not (declared | configured) & nul_settings, loader["name"]
+    text = (REPO_ROOT / "meltano.yml").read_text()
+    for needle in ("json.dumps", "\\u0000", "\\ufffd"):
+        assert needle not in text, f"meltano.yml still holds {needle!r}"
+
+
+def test_tap_replaces_nul_by_default() -> None:
+    """`replace_nul_characters` is on unless turned off, and meltano.yml says so with the
+    tap's own words."""
+    about = _about()["settings"]["properties"]["replace_nul_characters"]
+    assert about["default"] is True and "boolean" in about["type"]
+    (declared,) = [s for s in TAP_PLUGIN["settings"] if s["name"] == "replace_nul_characters"]
+    assert declared["kind"] == "boolean" and declared.get("value", True) is True
+    assert declared["label"] == about["title"]
+    assert _words(declared["description"]) == _words(about["description"])
+    assert "U+0000" in about["description"] and "U+FFFD" in about["description"]
+
+
+def test_meltano_yml_declares_every_tap_setting() -> None:
+    """Every setting `tap-heymarket --about` lists (the SDK's standard ones too) is declared
+    for the tap-heymarket extractor, with a kind that fits its type, and nothing else."""
+    about = _about()["settings"]["properties"]
+    declared = {s["name"]: s for s in TAP_PLUGIN["settings"]}
+    assert set(declared) == set(about), (
+        f"missing in meltano.yml: {sorted(set(about) - set(declared))}, "
+        f"not in --about: {sorted(set(declared) - set(about))}"
+    )
+    for name, prop in about.items():
+        types = [prop["type"]] if isinstance(prop.get("type"), str) else prop.get("type", [])
+        (kind,) = [t for t in types if t != "null"]
+        assert declared[name]["kind"] in KINDS[kind], (name, kind, declared[name]["kind"])
+        assert declared[name].get("description"), f"{name}: no description"
+
+
+#: The only settings a minimal loader block may hold: where to connect and what to call it.
+CONNECTION_SETTINGS = {
+    "filepath",
+    "default_target_schema",
+    "host",
+    "port",
+    "user",
+    "password",
+    "database",
+    "dbname",
+    "output_path",
+}
+
+
+def test_documented_own_project_is_minimal() -> None:
+    """docs/warehouses.md's meltano.yml for a project of one's own (tests/test_own_project.py
+    runs it): the repository's default selection, the loaders with this repository's pins
+    and nothing but connection settings, never a password value."""
+    project = documented_project()
+    (tap,) = project["plugins"]["extractors"]
+    assert tap["name"] == "tap-heymarket" and tap["namespace"] == "tap_heymarket"
+    assert tap["select"] == TAP_PLUGIN["select"]
+    assert {s["name"] for s in tap["settings"]} == {"api_url", "api_secret_id", "api_secret_key"}
+    ours = {p["name"]: p for p in PROJECT["plugins"]["loaders"]}
+    loaders = project["plugins"]["loaders"]
+    names = [p["name"] for p in loaders]
+    assert names == ["target-duckdb", "target-postgres", "target-postgres-pipelinewise",
+                     "target-csv"]  # fmt: skip
+    for loader in loaders:
+        name = loader["name"]
+        assert set(loader) == {"name", "namespace", "pip_url", "executable", "settings"}, name
+        for key in ("namespace", "pip_url", "executable"):
+            assert loader[key] == ours[name][key], (name, key)
+        settings = {s["name"]: s for s in loader["settings"]}
+        assert set(settings) <= CONNECTION_SETTINGS, (name, set(settings) - CONNECTION_SETTINGS)
+        assert "value" not in settings.get("password", {}), name
+    assert len({p["namespace"] for p in loaders}) == len(loaders), "namespaces must differ"
 
 
 @pytest.mark.slow

@@ -163,3 +163,98 @@ def test_an_unchanged_rerun_emits_nothing() -> None:
         i: truth["contacts"][str(i)] for i in expected
     }
     assert after.ids("tags") == []
+
+
+#: Incremental streams walked by `updated`, each with its `updated` in the sandbox's truth.
+WALKED = ("contacts", "tags")
+
+
+def _emitted_since(truth: dict, stream: str, floor: str) -> set[int]:
+    """Ids of the stream's records updated at or after `floor`."""
+    at = timestamps.parse(floor)
+    updated = truth["streams"][stream]["updated"]
+    return {int(i) for i, u in updated.items() if timestamps.parse(u) >= at}
+
+
+def _sorted_updated(truth: dict, stream: str) -> list[str]:
+    return sorted(set(truth["streams"][stream]["updated"].values()), key=timestamps.parse)
+
+
+@pytest.mark.parametrize("later", ["start_date", "bookmark"])
+def test_the_floor_is_the_later_of_bookmark_and_start_date(later: str) -> None:
+    """A bookmark older than `start_date` does not pull in records before `start_date`; a
+    bookmark newer than it does not pull in records before the bookmark. Both values are
+    `updated` values of real records, so each also checks "at or after"."""
+    with Sandbox(contacts=800, seed=4) as sb:
+        truth = sb.truth(updated=True)
+        contacts = _sorted_updated(truth, "contacts")
+        start = contacts[len(contacts) // 2]
+        bookmarks = {}
+        for stream in WALKED:
+            values = _sorted_updated(truth, stream)
+            older = [u for u in values if timestamps.parse(u) < timestamps.parse(start)]
+            newer = [u for u in values if timestamps.parse(u) > timestamps.parse(start)]
+            assert len(older) >= 3 and len(newer) >= 3, stream
+            # Well away from `start_date`: records lie between the two.
+            bookmarks[stream] = older[len(older) // 2] if later == "start_date" else newer[1]
+        state = {
+            "bookmarks": {
+                stream: {"replication_key": "updated", "replication_key_value": bookmark}
+                for stream, bookmark in bookmarks.items()
+            }
+        }
+        run = run_tap(sandbox_config(sb.url, start_date=start), state=state)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for stream in WALKED:
+        floor = start if later == "start_date" else bookmarks[stream]
+        earlier = bookmarks[stream] if later == "start_date" else start
+        expected = _emitted_since(truth, stream, floor)
+        assert expected, stream
+        assert expected < _emitted_since(truth, stream, earlier), "no record between the two"
+        assert sorted(run.ids(stream)) == sorted(expected), stream
+        assert run.bookmark(stream) == timestamps.normalize(
+            max(timestamps.parse(truth["streams"][stream]["updated"][str(i)]) for i in expected)
+        )
+
+
+def test_the_records_at_the_bookmark_are_known_by_id_and_rev() -> None:
+    """The records at exactly the bookmark are skipped while their rev is unchanged and
+    emitted when it changed, even though their `updated` did not move (two writes within
+    one second, at `precision` seconds)."""
+    with Sandbox(contacts=1000, seed=13, precision="seconds") as sb:
+        top_group = sb.mutate(n=40, new=0)["updated_ids"]  # one batch: one `updated`
+        config = sandbox_config(sb.url, page_size=100)
+        first = run_tap(config)
+        assert first.returncode == 0, first.stderr[-2000:]
+        bookmark = first.bookmark()
+        truth = sb.truth(updated=True)
+        at_bookmark = {
+            int(i)
+            for i, u in truth["updated"].items()
+            if timestamps.normalize(timestamps.parse(u)) == bookmark
+        }
+        assert at_bookmark == set(top_group)
+
+        # Unchanged: nothing comes again (README: "an unchanged rerun emits nothing").
+        again = run_tap(config, state=first.final_state)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert again.ids() == []
+        assert (
+            again.final_state["bookmarks"]["contacts"] == first.final_state["bookmarks"]["contacts"]
+        )
+
+        # Three of the group written again in the same second: same `updated`, new rev.
+        rewritten = sb.mutate(n=0, new=0, rewrite_ids=top_group[:3])["rewritten_ids"]
+        revs = sb.truth()["contacts"]
+        after = run_tap(config, state=again.final_state)
+        assert after.returncode == 0, after.stderr[-2000:]
+        assert sorted(after.ids()) == sorted(rewritten)
+        assert after.revs("contacts") == {i: revs[str(i)] for i in rewritten}
+        assert after.bookmark() == bookmark
+        kept = dict(map(tuple, after.final_state["bookmarks"]["contacts"]["revs_at_bookmark"]))
+        assert kept == {i: revs[str(i)] for i in top_group}
+
+        # And once emitted at their new rev, they are known again.
+        last = run_tap(config, state=after.final_state)
+        assert last.returncode == 0, last.stderr[-2000:]
+        assert last.ids() == []

@@ -8,14 +8,18 @@ from __future__ import annotations
 import json
 import math
 import random
+from datetime import datetime
+from typing import Any
 
 import pytest
 
 from heymarket_sandbox import Sandbox
+from tap_heymarket import timestamps
 from tests.singer_check import check_messages
 from tests.tap_runner import (
     KILL_WARNINGS,
     STREAMS,
+    TapRun,
     assert_streams_match_truth,
     run_tap,
     run_until_killed,
@@ -170,6 +174,75 @@ def test_resume_does_not_start_over() -> None:
     assert len(again) <= 100 + 300, "at most one page and one tie group are read again"
     assert first_part | set(resumed.ids()) == truth
     assert sum(requests_resumed.values()) < math.ceil(6_000 / 100)
+
+
+#: Streams walked newest first by `updated`, with their walk's progress in STATE.
+WALKED = ("contacts", "tags")
+
+
+def _claimed_too_early(messages: list[dict[str, Any]], stream: str) -> list[str]:
+    """Records of `stream` written after a STATE that already counted them as done.
+
+    A walk goes down in `updated`. Its STATE says: every record above `walk.cursor` was
+    written (`kind` "lt": those at the cursor too); with no walk and a bookmark, the walk
+    is over and every record was written. A record of the run written after such a STATE
+    is one a kill right after that STATE would lose."""
+    claim: tuple[datetime, str] | None = None
+    done = False
+    wrong = []
+    for n, message in enumerate(messages):
+        if message["type"] == "STATE":
+            entry = message["value"].get("bookmarks", {}).get(stream, {})
+            if "walk" in entry:
+                claim = (timestamps.parse(entry["walk"]["cursor"]), entry["walk"]["kind"])
+            elif entry.get("replication_key_value"):
+                done = True
+        elif message["type"] == "RECORD" and message["stream"] == stream:
+            updated = timestamps.parse(message["record"]["updated"])
+            if done:
+                wrong.append(f"message {n}: {stream} record after its walk's final STATE")
+            elif claim is not None and (
+                updated > claim[0] or (claim[1] == "lt" and updated == claim[0])
+            ):
+                wrong.append(
+                    f"message {n}: {stream} updated {updated} after a STATE at cursor "
+                    f"{claim[0]} ({claim[1]}) that counts it as written"
+                )
+    return wrong
+
+
+def test_every_state_comes_after_the_records_it_counts_as_done() -> None:
+    """Deterministic, no wall clock: kill the run, in effect, right after each of its
+    STATE messages. Each STATE must follow every record it counts as written, and the
+    records written before it plus a run resumed from it must be the whole truth.
+
+    Whole seconds, a clamped page and 0-based `page`: big tie groups, read by offset, so
+    STATEs are also written mid-group and right after a group completes."""
+    with Sandbox(contacts=3000, seed=17, precision="seconds", max_limit=100, page="zero") as sb:
+        config = sandbox_config(sb.url, page_size=150)
+        full = run_tap(config)
+        assert full.returncode == 0, full.stderr[-2000:]
+        truth = sb.truth()
+        messages = full.messages
+        for stream in WALKED:
+            assert not _claimed_too_early(messages, stream)[:5], stream
+        # Virtual kills: at a few STATEs of each walk (first, inside, last).
+        kill_at: set[int] = set()
+        for stream in WALKED:
+            walks = [
+                n
+                for n, m in enumerate(messages)
+                if m["type"] == "STATE" and "walk" in m["value"]["bookmarks"].get(stream, {})
+            ]
+            assert len(walks) >= (10 if stream == "contacts" else 2), stream
+            kill_at |= {walks[0], walks[len(walks) // 3], walks[2 * len(walks) // 3], walks[-1]}
+        for n in sorted(kill_at):
+            before = TapRun(0, "", "", messages[:n])
+            resumed = run_tap(config, state=messages[n]["value"])
+            assert resumed.returncode == 0, resumed.stderr[-2000:]
+            for stream in WALKED:
+                seen = {**before.revs(stream), **resumed.revs(stream)}
+                assert seen == stream_truth(truth, stream), f"killed after message {n}: {stream}"
 
 
 def test_truncated_bodies_are_retried_behind_a_path_prefix() -> None:

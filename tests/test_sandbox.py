@@ -677,6 +677,77 @@ def test_keep_alive():
             conn.close()
 
 
+#: One request of each way the sandbox answers: (switches set first, path, headers, status).
+ANSWERS = (
+    ({}, "/v1/contacts", True, "200"),
+    ({}, "/v1/nothing", True, "404"),
+    ({}, "/v1/tags", False, "401"),
+    ({"force_status": 503}, "/v1/contacts", True, "503"),
+    ({"force_status": 0, "rate_limit": 1, "rate_window": 600}, "/v1/contacts/count", True, "200"),
+    ({}, "/v1/contacts/count", True, "429"),  # the bucket of 1 is empty now
+    ({"rate_limit": 0, "fault_5xx": 1.0}, "/v1/contacts", True, "5xx"),
+    ({"fault_5xx": 0.0, "fault_truncate": 1.0}, "/v1/contacts", True, "200"),
+    ({"fault_truncate": 0.0, "fault_drop": 1.0}, "/v1/contacts", True, "drop"),
+)
+
+
+def test_stats_count_a_request_before_its_answer_leaves(http, monkeypatch):
+    """Every way of answering (data, error, 401, forced status, 429, fault, truncated
+    body, dropped connection) is in the stats before the client can see the answer, so
+    a test reading the stats right after its request never races the handler thread."""
+    from heymarket_sandbox.server import Handler
+
+    at_answer: list[int] = []  # stats["requests"] when each API answer started to leave
+
+    def seen(handler: Handler) -> None:
+        if handler.api:
+            at_answer.append(handler.server.state.stats.snapshot()["requests"])
+
+    flush_headers = Handler.flush_headers
+
+    def flush(self: Handler) -> None:
+        seen(self)
+        flush_headers(self)
+
+    class Connection:
+        """The handler's socket, noting the moment a drop shuts it."""
+
+        def __init__(self, handler: Handler, sock: socket.socket) -> None:
+            self._handler, self._sock = handler, sock
+
+        def shutdown(self, how: int) -> None:
+            seen(self._handler)
+            self._sock.shutdown(how)
+
+        def __getattr__(self, name: str):
+            return getattr(self._sock, name)
+
+    setup = Handler.setup
+
+    def setup_with_proxy(self: Handler) -> None:
+        setup(self)
+        self.connection = Connection(self, self.connection)
+
+    monkeypatch.setattr(Handler, "flush_headers", flush)
+    monkeypatch.setattr(Handler, "setup", setup_with_proxy)
+    with Sandbox(contacts=50) as sb:
+        for n, (switches, path, authorized, status) in enumerate(ANSWERS, start=1):
+            if switches:
+                sb.configure(**switches)
+            try:
+                r = post(http, sb, path, headers=None if authorized else {})
+                got = r.status_code
+                answered = "5xx" if status == "5xx" and got in (500, 502, 503) else str(got)
+            except requests.ConnectionError:
+                answered = "drop"
+            assert answered == status, path
+            assert at_answer == list(range(1, n + 1)), (path, status)
+            assert sb.stats()["requests"] == n  # right after the answer: no race
+        by_status = sb.stats()["by_status"]
+    assert sum(by_status.values()) == len(ANSWERS)
+    assert by_status["200"] == 3 and by_status["drop"] == by_status["429"] == 1
+
+
 # --------------------------------------------------------------------------- determinism
 def test_determinism_by_seed(http):
     with (
@@ -756,6 +827,30 @@ def test_mutation_seconds_precision_stays_ordered(http):
         keys = [(c["updated"], c["id"]) for c in page]
         assert keys == sorted(keys, reverse=True)
         assert page[0]["updated"] > before["max_updated"]
+
+
+def test_rewrite_ids_bump_rev_and_keep_updated(http):
+    with Sandbox(contacts=100, precision="seconds") as sb:
+        before = {c["id"]: c for c in contacts(http, sb, limit=100)}
+        picked = sorted(before)[10:13]
+        answer = sb.mutate(n=0, new=0, rewrite_ids=picked)
+        assert answer["rewritten_ids"] == picked and answer["updated_ids"] == []
+        after = {c["id"]: c for c in contacts(http, sb, limit=100)}
+        for cid, contact in after.items():
+            old = before[cid]
+            assert contact["updated"] == old["updated"]
+            if cid in picked:
+                assert contact["rev"] == old["rev"] + 1 and contact["op"] == "update"
+                assert contact["custom"] != old["custom"]
+            else:
+                assert contact == old
+        assert sb.truth()["contacts"] == {str(i): c["rev"] for i, c in after.items()}
+        # An unknown id changes nothing.
+        with pytest.raises(ValueError, match="no contact 1"):
+            sb.mutate(n=0, new=0, rewrite_ids=[picked[0], 1])
+        assert sb.truth()["contacts"][str(picked[0])] == after[picked[0]]["rev"]
+        with pytest.raises(ValueError, match="rewrite_ids must be a list of integers"):
+            sb.mutate(n=0, new=0, rewrite_ids=["x"])
 
 
 def test_constructor_rejects_bad_switch():

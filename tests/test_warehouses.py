@@ -15,11 +15,13 @@ named heymarket_e2e_*). Without PGHOST the session starts a throwaway server its
 scripts/postgres_ci.sh if the PostgreSQL binaries are installed; without those it FAILS.
 
 The sandbox puts U+0000 in some contacts' names, custom values and note texts
-(`truth()["nul_contacts"]`): DuckDB must keep them, Postgres must hold U+FFFD in their place
-(docs/warehouses.md, "NUL characters"), and every row must load.
+(`truth()["nul_contacts"]`): the tap replaces each with U+FFFD (`replace_nul_characters`, on by
+default), so both warehouses must hold U+FFFD in their place (docs/warehouses.md, "NUL
+characters"), and every row must load.
 
 The warehouses are read with scripts/wh_query.py under each loader's own venv (the project's
-.venv has neither duckdb nor psycopg). The plugins are installed by `meltano install`.
+.venv has neither duckdb nor psycopg). The plugins are installed by `meltano install` (the
+`meltano_plugins` fixture, tests/conftest.py; so is `postgres_env`).
 """
 
 from __future__ import annotations
@@ -44,13 +46,9 @@ from heymarket_dev.meltano import (
     MELTANO,
     ROOT,
     TABLES,
-    TAP_EXE,
-    PostgresUnavailableError,
     clean_env,
     meltano_cmd,
-    meltano_install,
     meltano_run,
-    postgres_server,
     selected_streams,
     tail,
     truth_counts,
@@ -75,7 +73,6 @@ LOADER_PYTHON = {
     "duckdb": ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python",
     "postgres": ROOT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "python",
 }
-DRIVER = {"duckdb": "duckdb, target_duckdb", "postgres": "psycopg, target_postgres"}
 
 
 def documented_filter_sql() -> dict[str, str]:
@@ -93,34 +90,6 @@ def documented_filter_sql() -> dict[str, str]:
         assert sql.count("heymarket.") == 2, (label, "expected heymarket.contacts, .contact_fields")
         found[kind] = sql.replace("heymarket.", "{schema}.")
     return found
-
-
-# --------------------------------------------------------------------------- Postgres server
-
-
-@pytest.fixture(scope="session")
-def postgres_env() -> Iterator[dict[str, str]]:
-    """libpq variables of a Postgres to load into: the configured one, or a throwaway one."""
-    try:
-        with postgres_server() as env:
-            yield env
-    except PostgresUnavailableError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-# --------------------------------------------------------------------------- Meltano plugins
-
-
-@pytest.fixture(scope="session")
-def meltano_plugins(tmp_path_factory: pytest.TempPathFactory) -> None:
-    log = tmp_path_factory.mktemp("meltano-install") / "install.log"
-    meltano_install(clean_env(), log=log)
-    assert TAP_EXE.exists(), f"tap-heymarket missing after meltano install:\n{tail(log)}"
-    for kind, python in LOADER_PYTHON.items():
-        probe = subprocess.run(
-            [str(python), "-c", f"import {DRIVER[kind]}"], capture_output=True, check=False
-        )
-        assert probe.returncode == 0, f"target-{kind} missing after meltano install:\n{tail(log)}"
 
 
 # --------------------------------------------------------------------------- one warehouse
@@ -171,7 +140,9 @@ class Warehouse:
     def placeholder(self) -> str:
         return "?" if self.kind == "duckdb" else "%s"
 
-    def invoke_loader(self, messages: list[dict]) -> None:
+    def invoke_loader(
+        self, messages: list[dict], check: bool = True
+    ) -> subprocess.CompletedProcess:
         """`meltano invoke target-<kind>` with these Singer messages on stdin."""
         proc = subprocess.run(
             meltano_cmd("invoke", self.loader, env_file=self.env_file),
@@ -183,7 +154,9 @@ class Warehouse:
             timeout=300,
             check=False,
         )
-        assert proc.returncode == 0, f"{self.loader} failed:\n{proc.stderr[-4000:]}"
+        if check:
+            assert proc.returncode == 0, f"{self.loader} failed:\n{proc.stderr[-4000:]}"
+        return proc
 
     def run(self) -> None:
         proc = meltano_run(
@@ -339,18 +312,33 @@ def nul_contact_ids(truth: dict) -> set[int]:
     return ids
 
 
-def as_loaded(kind: str, value: Any) -> Any:
-    """`value` as the warehouse must hold it: DuckDB as sent, Postgres with U+0000 -> U+FFFD
-    in every string, at any depth, keys included (docs/warehouses.md)."""
-    if kind == "duckdb":
-        return value
+def as_emitted(value: Any) -> Any:
+    """`value` as the tap emits it, and so as every warehouse must hold it: U+0000 -> U+FFFD
+    in every string, at any depth, keys included (`replace_nul_characters`, on by default;
+    docs/warehouses.md, "NUL characters")."""
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd")
     if isinstance(value, list):
-        return [as_loaded(kind, v) for v in value]
+        return [as_emitted(v) for v in value]
     if isinstance(value, dict):
-        return {as_loaded(kind, k): as_loaded(kind, v) for k, v in value.items()}
+        return {as_emitted(k): as_emitted(v) for k, v in value.items()}
     return value
+
+
+def note_as_emitted(note: Any) -> Any:
+    """A contact's `note` as the tap emits it: U+0000 as U+FFFD, and each `date` (an RFC 3339
+    date-time in the schema) in the tap's one UTC form, `...56.789000+00:00` (README,
+    "Streams": every record is conformed to its schema, at any depth)."""
+    if not isinstance(note, list):
+        return as_emitted(note)
+    out = []
+    for item in as_emitted(note):
+        if isinstance(item, dict) and isinstance(item.get("date"), str):
+            when = dt.datetime.fromisoformat(item["date"])
+            when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+            item = {**item, "date": when.astimezone(dt.UTC).isoformat(timespec="microseconds")}
+        out.append(item)
+    return out
 
 
 def has_nul(value: Any) -> bool:
@@ -389,7 +377,8 @@ def api_list(sb: Sandbox, path: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(contacts=CONTACTS, seed=SEED, messages=600, conversations=120) as sb:
+    # Every field also in its other plausible JSON types (docs/sandbox.md, "Shapes").
+    with Sandbox(contacts=CONTACTS, seed=SEED, messages=600, conversations=120, shapes="all") as sb:
         yield sb
 
 
@@ -506,7 +495,7 @@ def _has(category: str, text: str) -> bool:
 
 def test_unicode_survives(synced: Warehouse, sandbox: Sandbox) -> None:
     """Names, `custom` and `note` as served: non-ASCII names byte for byte, and the contacts
-    with U+0000 (kept by DuckDB, U+FFFD in Postgres), every one of them loaded."""
+    with U+0000 (U+FFFD in both warehouses: the tap replaces it), every one of them loaded."""
     fields = ("display_name", "first", "last")
     nul_ids = nul_contact_ids(sandbox.truth())
     served = {
@@ -538,7 +527,7 @@ def test_unicode_survives(synced: Warehouse, sandbox: Sandbox) -> None:
         _, display_name, first, last, custom, note = got[cid]
         loaded = {"display_name": display_name, "first": first, "last": last}
         for f in fields:
-            if loaded[f] == as_loaded(kind, c.get(f)):
+            if loaded[f] == as_emitted(c.get(f)):
                 continue
             if kind == "duckdb" and c.get(f) == "" and loaded[f] is None:
                 # Known target-duckdb 0.8.0 limitation (docs/warehouses.md): it loads
@@ -546,9 +535,9 @@ def test_unicode_survives(synced: Warehouse, sandbox: Sandbox) -> None:
                 empty_as_null += 1
                 continue
             diffs.append((cid, f, c.get(f), loaded[f]))
-        if synced.json_value(custom) != as_loaded(kind, c.get("custom")):
+        if synced.json_value(custom) != as_emitted(c.get("custom")):
             diffs.append((cid, "custom", c.get("custom"), custom))
-        if synced.json_value(note) != as_loaded(kind, c.get("note")):
+        if synced.json_value(note) != note_as_emitted(c.get("note")):
             diffs.append((cid, "note", c.get("note"), note))
     assert not diffs, f"{len(diffs)} values changed on the way in, e.g. {diffs[:5]}"
     if kind == "postgres":
@@ -557,7 +546,7 @@ def test_unicode_survives(synced: Warehouse, sandbox: Sandbox) -> None:
     for cid, c in served.items():
         for i, f in enumerate(fields, start=1):
             if c.get(f):
-                assert got[cid][i].encode() == as_loaded(kind, c[f]).encode(), (cid, f)
+                assert got[cid][i].encode() == as_emitted(c[f]).encode(), (cid, f)
 
 
 def test_incremental_run_upserts(synced: Warehouse, sandbox: Sandbox) -> None:
@@ -626,35 +615,56 @@ NUL_COLUMNS = ("first", "last", "display_name", "custom", "note", "tags", "conta
 def test_nul_characters_load(
     kind: str, meltano_plugins: None, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """U+0000 in a text column, in `custom`, and deep in `note`, `tags` and
-    `contact_channels`, through the project's loader config: DuckDB keeps it, Postgres holds
-    U+FFFD (sanitize_null_text_characters + the stream maps), and both rows load."""
+    """Records with U+0000 in text columns, in `custom` (a key too), and deep in `note`,
+    `tags` and `contact_channels`, as the tap emits them (`replace_nul_characters`, on by
+    default: every U+0000 is U+FFFD; the tap's side is tests/test_conformance.py and the
+    end-to-end tests above), load through the project's loader config, which has no NUL
+    setting: every value lands as emitted, a literal `\\u0000` text included.
+
+    As the API sent them (`replace_nul_characters: false`), DuckDB keeps each U+0000 and
+    Postgres refuses the load (docs/warehouses.md, "NUL characters")."""
     pg = request.getfixturevalue("postgres_env") if kind == "postgres" else {}
     wh = Warehouse(kind, tmp_path, "http://127.0.0.1:9", pg)
     (contacts,) = [s for s in CATALOG["streams"] if s["tap_stream_id"] == "contacts"]
-    messages = [
-        {
-            "type": "SCHEMA",
-            "stream": "contacts",
-            "schema": contacts["schema"],
-            "key_properties": ["id"],
-        },
-        *({"type": "RECORD", "stream": "contacts", "record": r} for r in NUL_RECORDS),
-    ]
+
+    def messages(records: list[dict]) -> list[dict]:
+        schema = {"type": "SCHEMA", "stream": "contacts", "schema": contacts["schema"]}
+        return [
+            {**schema, "key_properties": ["id"]},
+            *({"type": "RECORD", "stream": "contacts", "record": r} for r in records),
+        ]
+
+    select = f"SELECT id, {', '.join(NUL_COLUMNS)} FROM {wh.table('contacts')} ORDER BY id"
+    emitted = [as_emitted(r) for r in NUL_RECORDS]
+    assert not has_nul(emitted) and emitted[1] == NUL_RECORDS[1]
     try:
-        wh.invoke_loader(messages)
-        (rows,) = wh.query(
-            (f"SELECT id, {', '.join(NUL_COLUMNS)} FROM {wh.table('contacts')} ORDER BY id", [])
-        )
+        wh.invoke_loader(messages(emitted))
+        (rows,) = wh.query((select, []))
+        wh.drop()
+        if kind == "duckdb":
+            wh.db.unlink()
+        raw = wh.invoke_loader(messages(NUL_RECORDS), check=False)
+        (raw_rows,) = wh.query((select, [])) if raw.returncode == 0 else ([],)
     finally:
         wh.drop()
+
+    def values(row: list) -> list:
+        return [
+            wh.json_value(v) if c not in ("first", "last", "display_name") else v
+            for c, v in zip(NUL_COLUMNS, row[1:], strict=True)
+        ]
+
     assert [int(r[0]) for r in rows] == [1, 2]
-    for row, sent in zip(rows, NUL_RECORDS, strict=True):
-        for column, value in zip(NUL_COLUMNS, row[1:], strict=True):
-            got = wh.json_value(value) if column not in ("first", "last", "display_name") else value
-            assert got == as_loaded(kind, sent[column]), (sent["id"], column, got)
-    if kind == "postgres":
-        assert "\ufffd" in rows[0][1] and not has_nul(rows)
+    for row, sent in zip(rows, emitted, strict=True):
+        assert values(row) == [sent[c] for c in NUL_COLUMNS], sent["id"]
+    assert rows[0][1] == "Ann\ufffde" and not has_nul(rows)
+    if kind == "duckdb":
+        assert raw.returncode == 0, raw.stderr[-3000:]
+        for row, sent in zip(raw_rows, NUL_RECORDS, strict=True):
+            assert values(row) == [sent[c] for c in NUL_COLUMNS], sent["id"]
+    else:
+        assert raw.returncode != 0, "Postgres loaded U+0000: docs/warehouses.md says it cannot"
+        assert "0x00" in raw.stderr or "\\u0000" in raw.stderr, raw.stderr[-3000:]
 
 
 # --------------------------------------------------------------------------- meltano config test

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..deletes import choose, delete_rng
 from ..timefmt import SPAN_US, START_US, Clock
-from .common import Call, RawJson, Route, boundary, newest_first, paging
+from .common import ApiError, Call, RawJson, Route, boundary, newest_first, paging
 from .contact_records import derive, nul_ids
 
 OP_CREATE, OP_UPDATE, OP_IMPORT, OP_MUTATED, OP_NEW = range(5)
@@ -215,6 +215,21 @@ class ContactStore:
             self.order.append(idx)
             created_ids.append(cid)
         return updated_ids, created_ids
+
+    def rewrite(self, ids: list[int]) -> list[int]:
+        """Write these contacts again within their `updated`'s clock unit: a new rev, the
+        same `updated` (two writes in one second, at `precision` seconds). An id that is
+        not there is a 400, and then nothing changes."""
+        idxs = []
+        for cid in ids:
+            idx = bisect.bisect_left(self.ids, cid)
+            if idx >= len(self.ids) or self.ids[idx] != cid:
+                raise ApiError(400, "bad_data", f"rewrite_ids: no contact {cid}")
+            idxs.append(idx)
+        for idx in idxs:
+            self.rev[idx] += 1
+            self.ops[idx] = OP_MUTATED
+        return list(ids)
 
     def delete(self, n: int | None, ids: list[int] | None = None) -> list[int]:
         """Hard-delete `n` random contacts (or those of `ids`); return their ids.
