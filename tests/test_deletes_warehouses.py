@@ -25,7 +25,6 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +34,8 @@ from heymarket_dev.meltano import (
     DUCKDB_PYTHON,
     ROOT,
     TAP_EXE,
-    PostgresUnavailableError,
     clean_env,
     meltano_cmd,
-    meltano_install,
-    postgres_server,
     tail,
 )
 from heymarket_sandbox import Sandbox
@@ -57,21 +53,6 @@ DATA_COLUMNS = {
     "tags": ("id", "rev", "tag", "color", "updated"),
     "templates": ("id", "rev", "name", "updated", "archived"),
 }
-
-
-@pytest.fixture(scope="module")
-def meltano_plugins() -> None:
-    meltano_install(clean_env())
-    assert TAP_EXE.exists() and PG_PYTHON.exists() and DUCKDB_PYTHON.exists()
-
-
-@pytest.fixture(scope="module")
-def postgres_env() -> Iterator[dict[str, str]]:
-    try:
-        with postgres_server() as env:
-            yield env
-    except PostgresUnavailableError as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 class Project:

@@ -30,7 +30,6 @@ import re
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,10 +44,8 @@ from heymarket_dev.meltano import (
     DUCKDB_SCHEMA,
     ROOT,
     TABLES,
-    PostgresUnavailableError,
     clean_env,
     copy_worktree,
-    postgres_server,
     selected_streams,
     tail,
     truth_counts,
@@ -72,15 +69,6 @@ SWITCHES = {
     "shapes": "all",
 }
 TIMINGS: dict[str, float] = {}
-
-
-@pytest.fixture(scope="module")
-def postgres_env() -> Iterator[dict[str, str]]:
-    try:
-        with postgres_server() as env:
-            yield env
-    except PostgresUnavailableError as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 def new_user_env(extra: dict[str, str]) -> dict[str, str]:
