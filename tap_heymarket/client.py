@@ -99,7 +99,7 @@ def with_cursor_values(page: Page, response: requests.Response) -> Page:
     updated: list[datetime] = []
     for record in page.records:
         try:
-            value = timestamps.parse(record["updated"])
+            value, text = timestamps.read(record["updated"])
         except (KeyError, TypeError, ValueError):
             msg = (
                 f"{describe_answer(response)} returned record {record['id']} with updated="
@@ -107,7 +107,7 @@ def with_cursor_values(page: Page, response: requests.Response) -> Page:
                 "cursor cannot move past it"
             )
             raise MalformedResponseError(msg, response) from None
-        record["updated"] = timestamps.normalize_text(record["updated"], value)
+        record["updated"] = text
         updated.append(value)
     return Page(records=page.records, updated=updated)
 

@@ -35,7 +35,9 @@ Fields the stream itself guarantees (`trusted`: the primary key, the replication
 what decode parses strictly, such as messages' `date`) are not looked at again. A field the
 schema declares non-nullable that does not fit raises `ConformanceError`.
 
-The per-record cost is one dictionary pass: every field has a precomputed set of Python
+Where the fields that need work can all be checked inline, a check compiled from their
+schemas (fast_checks.py) first says whether they fit as they are; then the fitter is not
+called. The per-record cost is one dictionary pass: every field has a precomputed set of Python
 types that fit as they are (`Fitter.fast`); only the rest goes through the slow path.
 tests/test_conformance.py proves the guarantee on arbitrary JSON values (Hypothesis).
 """
@@ -54,6 +56,7 @@ from dataclasses import dataclass, field
 from singer_sdk.metrics import get_metrics_logger
 
 from tap_heymarket import timestamps
+from tap_heymarket.fast_checks import compile_check
 
 #: The tap's column for what does not fit, or is not in the schema.
 EXTRA_FIELDS = "extra_fields"
@@ -421,6 +424,10 @@ def _coerce(value: t.Any, kinds: frozenset[str], is_datetime: bool) -> t.Any:
     raise Unfit
 
 
+#: A compiled check of a record (fast_checks.py).
+_Check = t.Callable[[dict[str, t.Any]], bool]
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What one (keys, value types) combination of records needs (`Conformer.conform`)."""
@@ -433,6 +440,8 @@ class _Plan:
     work: tuple[str, ...]
     #: (column, its fit) of `work`, when `work` can be done without `Conformer._slow`.
     fits: tuple[tuple[str, t.Callable[[t.Any, bool], t.Any]], ...] | None
+    #: A compiled check (fast_checks.py) that every field of `fits` fits as it is, if any.
+    check: _Check | None
     #: The fields of `work` with no column (to extra_fields).
     unknown: tuple[str, ...]
     #: Whether `extra_fields` must be added (as null) when nothing else is done.
@@ -470,6 +479,7 @@ class Conformer:
     _plans: dict[tuple[bool, tuple[str, ...], tuple[type, ...]], _Plan] = field(
         init=False, default_factory=dict
     )
+    _checks: dict[tuple[str, ...], _Check | None] = field(init=False, default_factory=dict)
     _warned: set[str] = field(init=False, default_factory=set)
     _unknown_seen: set[str] = field(init=False, default_factory=set)
 
@@ -511,12 +521,13 @@ class Conformer:
         # Columns of a type that needs work: fit each; the first that does not fit hands
         # everything to `_slow` (fitting is idempotent, and a failed fit changes nothing, so
         # what `_slow` keeps is as sent).
-        try:
-            for key, fit in plan.fits:
-                record[key] = fit(record[key], scrubbing)
-        except Unfit:
-            self._slow(record, list(plan.work), scrubbing)
-            return record
+        if plan.check is None or not plan.check(record):
+            try:
+                for key, fit in plan.fits:
+                    record[key] = fit(record[key], scrubbing)
+            except Unfit:
+                self._slow(record, list(plan.work), scrubbing)
+                return record
         if plan.unknown:
             # Fields with no column, into an `extra_fields` that nothing else fills.
             extra = {key: record.pop(key) for key in plan.unknown}
@@ -555,14 +566,26 @@ class Conformer:
         )
         if len(self._plans) >= 4096:
             self._plans.clear()  # (types that vary without end: stay bounded)
+        # The fast way needs an `extra_fields` column nothing else fills, and columns.
+        fits = (
+            tuple((k, self.fitters[k].fit) for k in work if k in self.fitters)
+            if work and simple
+            else None
+        )
+        props = self.schema.get("properties") or {}
+        check = None
+        if fits and not scrubbing:
+            # The check depends on the fields only: compiled once per set of them.
+            wanted = tuple(k for k, _ in fits)
+            if wanted not in self._checks:
+                self._checks[wanted] = compile_check({k: props[k] for k in wanted})
+            check = self._checks[wanted]
         plan = self._plans[signature] = _Plan(
             ints=_getter(ints),
             strings=_getter(strings),
             work=tuple(work),
-            # The fast way needs an `extra_fields` column nothing else fills, and columns.
-            fits=tuple((k, self.fitters[k].fit) for k in work if k in self.fitters)
-            if work and simple
-            else None,
+            fits=fits,
+            check=check,
             unknown=tuple(k for k in work if k not in self.fitters),
             add_extra=self.has_extra and EXTRA_FIELDS not in keys,
         )

@@ -113,19 +113,22 @@ class MessagesStream(HeymarketStream):
         page = super().decode(response)
         dates: list[datetime] = []
         updated: list[datetime] = []
+        read = timestamps.read
         for record in page.records:
-            for name, values in (("date", dates), ("updated", updated)):
-                try:
-                    value = timestamps.parse(record[name])
-                except (KeyError, TypeError, ValueError):
-                    msg = (
-                        f"{describe_answer(response)} returned message {record['id']} with "
-                        f"{name}={record.get(name)!r}, which is not an RFC 3339 date-time; "
-                        "the walk cannot place it"
-                    )
-                    raise MalformedResponseError(msg, response) from None
-                record[name] = timestamps.normalize_text(record[name], value)
-                values.append(value)
+            name = "date"
+            try:
+                date, record["date"] = read(record["date"])
+                name = "updated"
+                when, record["updated"] = read(record["updated"])
+            except (KeyError, TypeError, ValueError):
+                msg = (
+                    f"{describe_answer(response)} returned message {record['id']} with "
+                    f"{name}={record.get(name)!r}, which is not an RFC 3339 date-time; "
+                    "the walk cannot place it"
+                )
+                raise MalformedResponseError(msg, response) from None
+            dates.append(date)
+            updated.append(when)
         return MessagePage(records=page.records, updated=updated, dates=dates)
 
     def _ask(self, body: dict[str, t.Any]) -> MessagePage | None:

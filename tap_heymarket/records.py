@@ -8,9 +8,15 @@ type through, so a record can break the SCHEMA message the tap sent (and the loa
 (`conformance.py`): every record validates against its schema, and nothing is lost. The
 selection walk is kept, and skipped when every property is selected (it can pop nothing).
 
+Writing: with no stream map (no alias, filter or flattening: the usual case), a record
+goes straight to the tap's writer as one RECORD line (`BufferedMsgSpecWriter.write_record`),
+without the SDK's message object and its four calls; with any map, the SDK's own path
+(`_generate_record_messages`) writes it, conformed the same way.
+
 This module is the tap's ONLY use of the SDK's record internals: the private selection
-helper it imports and `Stream._generate_record_messages`, which it overrides.
-tests/test_sdk_private_hooks.py pins both, so an SDK upgrade that changes them fails there.
+helper it imports, `Stream._generate_record_messages` and `Stream._write_record_message`,
+which it overrides, and `Stream._tap` (the writer). tests/test_sdk_private_hooks.py pins
+them, so an SDK upgrade that changes them fails there.
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ import singer_sdk.singerlib as singer
 
 # Private, no public equivalent: the SDK's selection walk, needed when a property is deselected.
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import Stream
 
 from tap_heymarket.conformance import Conformer
+from tap_heymarket.writer import BufferedMsgSpecWriter
 
 
 class ConformedRecordMessages(Stream):
@@ -45,6 +53,8 @@ class ConformedRecordMessages(Stream):
         #: While the records of an answer are emitted: whether it holds no `\\u0000` (set
         #: with the conformer's check, once per answer); None for rows the tap builds.
         self.answer_is_clean: bool | None = None
+        #: (the stream maps, the writer `_write_record_message` writes to directly, if any)
+        self._direct: tuple[t.Any, BufferedMsgSpecWriter | None] | None = None
 
     def conformer(self) -> Conformer:
         """The conformance plan of the current schema (built once per schema)."""
@@ -73,11 +83,8 @@ class ConformedRecordMessages(Stream):
         if self._conformer is not None:
             self._conformer.flush_metrics()
 
-    # Private override: the SDK conforms inside it, and no public hook replaces that.
-    def _generate_record_messages(
-        self, record: dict[str, t.Any]
-    ) -> t.Generator[singer.RecordMessage, None, None]:
-        """`Stream._generate_record_messages`, with the tap's conformance."""
+    def conformed(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        """`record` conformed to the schema, without its deselected properties."""
         # The plan `decoded_page` checked for this answer (or, for rows the tap builds, now).
         conformer = self._conformer if self.answer_is_clean is not None else None
         if conformer is None:
@@ -85,6 +92,14 @@ class ConformedRecordMessages(Stream):
         record = conformer.conform(record, clean=bool(self.answer_is_clean))
         if not conformer.all_selected:
             pop_deselected_record_properties(record, self.schema, self.mask)
+        return record
+
+    # Private override: the SDK conforms inside it, and no public hook replaces that.
+    def _generate_record_messages(
+        self, record: dict[str, t.Any]
+    ) -> t.Generator[singer.RecordMessage, None, None]:
+        """`Stream._generate_record_messages`, with the tap's conformance."""
+        record = self.conformed(record)
         for stream_map in self.stream_maps:
             mapped_record = stream_map.transform(record)
             if mapped_record is not None:
@@ -95,3 +110,37 @@ class ConformedRecordMessages(Stream):
                     version=self._stream_version,
                     time_extracted=datetime.now(UTC),
                 )
+
+    # Private override: the SDK's per-record write builds a message object and passes it
+    # through four calls; no public hook writes a record. Same bytes, a third of the cost.
+    def _write_record_message(self, record: dict[str, t.Any]) -> None:
+        """`Stream._write_record_message`: with no stream map (the usual case), the
+        conformed record goes straight to the tap's writer (writer.py); else as the SDK."""
+        writer = self._direct_writer()
+        if writer is None:
+            super()._write_record_message(record)
+            return
+        writer.write_record(self.name, self.conformed(record), self._stream_version)
+        self.state_manager.is_flushed = False
+
+    def _direct_writer(self) -> BufferedMsgSpecWriter | None:
+        """The tap's writer, when this stream's only map passes records through unchanged
+        under the stream's own name (no alias, no flattening); None otherwise (checked
+        once per map list)."""
+        maps = self.stream_maps
+        cached = self._direct
+        if cached is not None and cached[0] is maps:
+            return cached[1]
+        # Private attribute: the stream's tap, whose writer has no public accessor here.
+        writer = self._tap.message_writer
+        direct = (
+            writer
+            if isinstance(writer, BufferedMsgSpecWriter)
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == self.name
+            and not maps[0].flattening_enabled
+            else None
+        )
+        self._direct = (maps, direct)
+        return direct

@@ -56,13 +56,38 @@ def normalize_text(text: str, parsed: datetime) -> str:
     else:
         return normalize(parsed)
     size = len(body)
-    if body[10:11] != "T" or body[4:5] != "-" or size < 19:
+    # Only the calendar form YYYY-MM-DDTHH:MM:SS: Python also parses week dates
+    # (`2026-W22-7T...`) and basic forms, whose text is not the output's.
+    if size < 19 or body[4] + body[7] + body[10] + body[13] + body[16] != "--T::":
         return normalize(parsed)
     if size == 19:
         return body + ".000000+00:00"
     if body[19] == "." and 21 <= size <= 26 and body[20:].isdigit():
         return body + "0" * (26 - size) + "+00:00"
     return normalize(parsed)
+
+
+def read(text: str) -> tuple[datetime, str]:
+    """`(parse(text), normalize_text(text, parse(text)))`, the common form inlined: the
+    decoders call this twice per message (client.py, message_streams.py).
+
+    Raises:
+        ValueError: when the value is not a date-time (TypeError when not a string).
+    """
+    parsed = datetime.fromisoformat(text)
+    zone = parsed.tzinfo
+    if zone is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    elif zone is not UTC:
+        parsed = parsed.astimezone(UTC)
+    # `...SS.ffffffZ`, the API's usual form: the output is that text with `+00:00`.
+    if (
+        len(text) == 27
+        and text[26] == "Z"
+        and text[4] + text[7] + text[10] + text[13] + text[16] + text[19] == "--T::."
+    ):
+        return parsed, text[:26] + "+00:00"
+    return parsed, normalize_text(text, parsed)
 
 
 def to_api(value: datetime, step: timedelta = MILLISECOND) -> str:

@@ -11,6 +11,7 @@ coercions may change, and nothing else), in its alternate column, or as sent in
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -32,9 +33,11 @@ from tap_heymarket.conformance import (
     EXTRA_FIELDS,
     ConformanceError,
     Conformer,
+    Unfit,
     compile_schema,
     scrub_any,
 )
+from tap_heymarket.fast_checks import compile_check
 from tap_heymarket.field_columns import as_text
 from tap_heymarket.tap import TapHeymarket
 from tests.singer_check import FORMATS
@@ -402,3 +405,50 @@ def test_nul_is_replaced_in_the_json_text_exactly_as_in_the_values(value: t.Any)
     for nested in (value, {"k\x00\\u0000": [value, "\\\\u0000\x00"]}):
         raw = json.dumps(nested).encode()
         assert msgspec.json.decode(without_nul(raw)) == scrub_any(nested)
+
+
+@pytest.mark.parametrize("stream_name", STREAMS)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+@given(data=st.data())
+def test_a_passing_compiled_check_means_the_fitter_changes_nothing(
+    stream_name: str, data: st.DataObject
+) -> None:
+    """fast_checks.py: where a compiled check says a value fits as it is, the fitter would
+    emit it unchanged (same JSON, same types). Values are drawn as any JSON and as what the
+    fitter makes of it, which mostly fits, so both answers of a check are met."""
+    plan = _conformer(stream_name, replace_nul=False)
+    props = plan.schema["properties"]
+    for key, fitter in plan.fitters.items():
+        check = compile_check({key: props[key]})
+        if check is None:
+            continue
+        value = data.draw(json_values, label=key)
+        if data.draw(st.booleans(), label=f"{key} fitted"):
+            with contextlib.suppress(Unfit):
+                value = fitter.fit(copy.deepcopy(value), False)
+        if type(value) in fitter.fast and type(value) is not int:
+            continue  # fits by its type alone: the conformer asks neither check nor fitter
+        if check({key: value}):
+            try:
+                fitted = fitter.fit(copy.deepcopy(value), False)
+            except Unfit:
+                pytest.fail(f"{stream_name}.{key}: the check passed {value!r}, the fitter refused")
+            assert msgspec.json.encode(fitted) == msgspec.json.encode(value), (
+                f"{stream_name}.{key}: the check passed {value!r}, the fitter made {fitted!r}"
+            )
+
+
+def test_compiled_checks_cover_the_json_columns_of_messages() -> None:
+    """The checks are in use where they pay (messages' JSON columns), and they say both
+    yes and no (so the property test above meets passing checks)."""
+    props = TAP.streams["messages"].schema["properties"]
+    check = compile_check({k: props[k] for k in ("custom", "target_errors", "targets")})
+    assert check is not None
+    assert check({"custom": {"data": [1, 2], "type": ""}, "target_errors": [], "targets": None})
+    assert not check({"custom": {"data": ["1"], "type": ""}, "target_errors": [], "targets": None})
+    assert not check({"custom": {"data": [2**63]}, "target_errors": [], "targets": None})
+    assert not check({"custom": None, "target_errors": [1], "targets": None})
+    # A list of objects with typed properties is the fitter's (its own fast path is faster).
+    assert compile_check({"note": TAP.streams["contacts"].schema["properties"]["note"]}) is None

@@ -36,6 +36,8 @@ PRIVATE_METHODS = {
     (Stream, "_write_activate_version_message"): ["full_table_version"],
     # records.py: the fast path replaces this method (see its module docstring).
     (Stream, "_generate_record_messages"): ["record"],
+    # records.py: the direct RECORD write (no message object) replaces this method.
+    (Stream, "_write_record_message"): ["record"],
     # tap.py: the only config-validation hook in 0.54; the tap adds semantic checks.
     (Tap, "_validate_config"): ["raise_errors"],
 }
@@ -57,10 +59,13 @@ def test_private_method_keeps_its_signature(owner: type, name: str) -> None:
 
 def test_private_attributes_still_exist() -> None:
     """`Stream._stream_version` (records.py, deletes.py: the RECORD/ACTIVATE_VERSION table
-    version) and `BaseAPIPaginator._value` (deletes.py: a sweep round restarts its token)."""
+    version), `Stream._tap` (records.py: the tap's writer) and `BaseAPIPaginator._value`
+    (deletes.py: a sweep round restarts its token)."""
     tap = TapHeymarket(config=sandbox_config("http://127.0.0.1:9"), parse_env_config=False)
     stream = tap.streams["contacts"]
     assert hasattr(stream, "_stream_version")
+    assert stream._tap is tap
+    assert stream._tap.message_writer is tap.message_writer
     paginator: BaseAPIPaginator = SinglePagePaginator()
     assert hasattr(paginator, "_value")
     assert paginator.current_value is paginator._value
@@ -95,6 +100,27 @@ def test_sdk_record_messages_still_do_what_records_py_replaces() -> None:
         f"new {sorted(names - SDK_RECORD_STEPS)}, gone {sorted(SDK_RECORD_STEPS - names)}; "
         "review ConformedRecordMessages._generate_record_messages in tap_heymarket/records.py"
     )
+
+
+#: What the SDK's `Stream._write_record_message` does, which records.py's direct write
+#: reproduces: each message to the tap's writer, then STATE marked as not flushed.
+SDK_WRITE_STEPS = {
+    "_generate_record_messages",
+    "_tap",
+    "write_message",
+    "state_manager",
+    "is_flushed",
+}
+
+
+def test_sdk_record_write_still_does_what_records_py_replaces() -> None:
+    names = set(Stream._write_record_message.__code__.co_names)
+    assert names == SDK_WRITE_STEPS, (
+        "singer_sdk's Stream._write_record_message changed: "
+        f"new {sorted(names - SDK_WRITE_STEPS)}, gone {sorted(SDK_WRITE_STEPS - names)}; "
+        "review ConformedRecordMessages._write_record_message in tap_heymarket/records.py"
+    )
+    assert "_write_record_message" in ConformedRecordMessages.__dict__
 
 
 def test_selection_walk_keeps_its_signature() -> None:

@@ -28,6 +28,8 @@ def _forms(value: datetime, offset: timedelta) -> list[str]:
         value.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z",
         value.strftime("%Y-%m-%dT%H:%M:%SZ"),
         value.strftime("%Y-%m-%d %H:%M:%S"),
+        value.strftime("%Y-%m-%d %H:%M:%S.%fZ"),  # the length of the usual form, not it
+        value.strftime("%G-W%V-%uT%H:%M:%S.%fZ"),  # an ISO week date (Python parses it)
     ]
 
 
@@ -39,6 +41,8 @@ def test_normalize_text_equals_normalize(value: datetime, offset: timedelta) -> 
     for text in _forms(value, offset):
         parsed = timestamps.parse(text)
         assert timestamps.normalize_text(text, parsed) == timestamps.normalize(parsed), text
+        assert timestamps.read(text) == (parsed, timestamps.normalize(parsed)), text
+        assert timestamps.read(text) == (parsed, timestamps.normalize(parsed)), text
 
 
 def test_odd_shapes_are_formatted() -> None:
@@ -47,9 +51,12 @@ def test_odd_shapes_are_formatted() -> None:
         "2024-05-01",
         "2024-05-01T12:00Z",
         "20240501T120000Z",
+        "2024-W18-3T12:00:00.000000Z",
+        "2024-W18-3T12:00:00Z",
     ):
         try:
             parsed = timestamps.parse(text)
         except ValueError:
             continue
         assert timestamps.normalize_text(text, parsed) == timestamps.normalize(parsed), text
+        assert timestamps.read(text) == (parsed, timestamps.normalize(parsed)), text
