@@ -67,6 +67,14 @@ SWITCHES: dict[str, Switch] = {
             "body `page`: ignore, zero (offset page*limit) or one (offset (page-1)*limit)",
             choices=("ignore", "zero", "one"),
         ),
+        Switch(
+            "tie_order",
+            "choice",
+            "stable",
+            "contacts with equal `updated`: stable (by id) or shuffled anew for every request "
+            "(seeded by fault_seed), so that paging through a tie group never settles",
+            choices=("stable", "shuffled"),
+        ),
         Switch("inboxes", "int", 4, "number of inboxes (GET /v1/inboxes)", minimum=0),
         Switch(
             "empty_inbox",

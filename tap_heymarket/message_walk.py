@@ -871,20 +871,24 @@ class MessageWalk:
         records = self.engine.consume(page)
         if not records:
             return records
-        where = {r["id"]: i for i, r in enumerate(page.records)}
-        out = []
-        for record in records:
-            i = where[record["id"]]
-            updated, date = page.updated[i], page.dates[i]
-            if self.max_updated is None or updated > self.max_updated:
-                self.max_updated = updated
-            if self.max_date is None or date > self.max_date:
-                self.max_date = date
-            self.emitted += 1
-            if self.start_date is not None and updated < self.start_date:
-                continue  # read for the lookback only
-            out.append(record)
-        return out
+        if records == page.records:
+            updated, dates = page.updated, page.dates  # the whole page (the usual case)
+        else:
+            where = {r["id"]: i for i, r in enumerate(page.records)}
+            rows = [where[record["id"]] for record in records]
+            updated = [page.updated[i] for i in rows]
+            dates = [page.dates[i] for i in rows]
+        newest, latest = max(updated), max(dates)
+        if self.max_updated is None or newest > self.max_updated:
+            self.max_updated = newest
+        if self.max_date is None or latest > self.max_date:
+            self.max_date = latest
+        self.emitted += len(records)
+        start = self.start_date
+        if start is None:
+            return list(records)
+        # Those updated before start_date were read for the lookback only.
+        return [record for record, at in zip(records, updated, strict=True) if at >= start]
 
     def checkpoint(self) -> dict[str, t.Any] | None:
         engine = self.engine.checkpoint()

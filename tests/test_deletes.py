@@ -342,6 +342,52 @@ def test_tie_groups_the_api_will_not_page_through_block_activation() -> None:
     assert {r["stream"] for r in sweep.records["delete_sweeps"]} == {"tags", "templates"}
 
 
+def test_an_unsettled_tie_group_blocks_an_activation_that_would_mark_live_contacts(
+    monkeypatch: pytest.MonkeyPatch, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """A server with no stable order within a tie group (`tie_order=shuffled`): offset
+    pages of a 3,000-member group are slices of a fresh permutation each, so no verification
+    pass agrees with the one before and some live members are never read. The group is
+    older than SETTLE (2 s here, in process), so no catch-up round reads it again: activating
+    would mark those members deleted. The guard (`unsettled_groups`) keeps contacts from
+    being activated (and without it, this test fails on the marked live contacts)."""
+    from datetime import timedelta
+
+    from tap_heymarket import deletes
+    from tap_heymarket.tap import TapHeymarket
+
+    monkeypatch.setattr(deletes, "SETTLE", timedelta(seconds=2))
+    with Sandbox(contacts=4000, seed=47, precision="seconds", max_limit=100, page="zero") as sb:
+        config = sandbox_config(sb.url, page_size=100)
+        full = run_tap(config)
+        assert full.returncode == 0, full.stderr[-2000:]
+        sb.mutate(n=3000, new=0)  # one second: a tie group of 3,000 on top
+        delete_some(sb, contacts=5)
+        time.sleep(3)  # the group is settled when the sweep reads it
+        sb.configure(tie_order="shuffled", fault_seed=3)
+        capfdbinary.readouterr()
+        tap = TapHeymarket(config=swept(config), state=full.final_state, parse_env_config=False)
+        tap.sync_all()
+        captured = capfdbinary.readouterr()
+        truth = sb.truth()
+    messages = parse_messages(captured.out.decode())
+    existing = set(stream_truth(truth, "contacts"))
+    emitted = {
+        m["record"]["id"]
+        for m in messages
+        if m.get("type") == "RECORD" and m["stream"] == "contacts"
+    }
+    # The case proves something only while the sweep leaves live contacts unread.
+    assert existing - emitted, "every live contact was read: the case no longer tests the guard"
+    model = PostgresModel()
+    model.apply(full.messages)
+    model.apply(messages)
+    assert not model.marked("contacts") & existing, "live contacts marked deleted"
+    assert "contacts" not in activations(messages)
+    states = [m["value"] for m in messages if m.get("type") == "STATE"]
+    assert states[-1]["bookmarks"]["contacts"]["last_sweep"]["activated"] is False
+
+
 def test_records_that_never_stop_changing_block_activation() -> None:
     """Every contacts request changes contacts: no answer can ever show them all emitted."""
     with Sandbox(contacts=1000, seed=12, mutate_every=1, mutate_count=3, create_count=1) as sb:
@@ -462,10 +508,13 @@ def test_with_an_api_that_hides_archived_templates_an_archived_one_is_marked() -
         with Sandbox(contacts=100, seed=48, archived_templates=mode) as sb:
             config = sandbox_config(sb.url)
             full = run_tap(config)
+            assert full.returncode == 0, full.stderr[-2000:]
+            assert full.records.get("templates"), "the full sync emitted no templates"
             before = sb.truth()["streams"]["templates"]
             sb.mutate(n=0, new=0, templates=40)
             after = sb.truth()["streams"]["templates"]
             sweep = run_tap(swept(config), state=full.final_state)
+            assert sweep.returncode == 0, sweep.stderr[-2000:]
         model = PostgresModel()
         model.apply(full.messages)
         model.apply(sweep.messages)

@@ -1154,6 +1154,31 @@ def test_archived_templates_switch(http):
         assert truth["count"] == len(hidden)
 
 
+def test_tie_order_shuffled(http):
+    """`tie_order=shuffled`: every answer is a slice of a fresh permutation of each tie
+    group, so two reads of one offset differ, while a page still holds only members of the
+    groups there, and `stable` brings the id order back."""
+    with Sandbox(contacts=300, seed=5, precision="seconds") as sb:
+        sb.mutate(n=120, new=0)  # one mutation at `seconds`: a tie group of 120 on top
+
+        def page(offset: int) -> list[dict]:
+            body = {"limit": 50, "page": offset // 50}
+            answer = http.post(
+                sb.url + "/v1/contacts", json=body, headers=sb.auth_headers(), timeout=30
+            )
+            answer.raise_for_status()
+            return answer.json()
+
+        stable = [c["id"] for c in page(0)]
+        sb.configure(tie_order="shuffled", page="zero")
+        first, again = page(0), page(0)
+        top = {c["updated"] for c in first} | {c["updated"] for c in again}
+        assert len(top) == 1, "the first page holds only the newest tie group"
+        assert [c["id"] for c in first] != [c["id"] for c in again]
+        sb.configure(tie_order="stable", page="ignore")
+        assert [c["id"] for c in page(0)] == stable
+
+
 def test_mutate_templates(http):
     with Sandbox(contacts=50, seed=2) as sb:
         before = sb.truth(updated=True)

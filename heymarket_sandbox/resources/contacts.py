@@ -9,6 +9,7 @@ precision), rev and op live in arrays; every other field is derived lazily from
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 from array import array
 from collections import Counter
@@ -144,6 +145,29 @@ class ContactStore:
     def page(self, date_ns: int | None, inclusive: bool, limit: int, offset: int) -> list[int]:
         hi = boundary(self.order, date_ns, inclusive, self.upd.__getitem__)
         return newest_first(self.order, hi, limit, offset)
+
+    def page_shuffled(
+        self, date_ns: int | None, inclusive: bool, limit: int, offset: int, rng: Random
+    ) -> list[int]:
+        """`page`, with the members of every tie group in the answer in a fresh random
+        order (`tie_order=shuffled`: a server with no stable order within equal values)."""
+        hi = boundary(self.order, date_ns, inclusive, self.upd.__getitem__)
+        start = hi - 1 - offset
+        if start < 0:
+            return []
+        stop = max(start - limit, -1)
+        key = self.upd.__getitem__
+        # Widen the answer's window of `order` to whole tie groups, then shuffle each.
+        low = bisect.bisect_left(self.order, key(self.order[stop + 1]), key=key)
+        high = min(bisect.bisect_right(self.order, key(self.order[start]), key=key), hi)
+        window = [self.order[j] for j in range(high - 1, low - 1, -1)]  # newest first
+        shuffled: list[int] = []
+        for _, group in itertools.groupby(window, key=key):
+            members = list(group)
+            rng.shuffle(members)
+            shuffled += members
+        first = hi - high  # the newest-first position of window[0]
+        return shuffled[offset - first : offset - first + limit]
 
     def contact(self, idx: int) -> dict[str, Any]:
         # Not cached: a cache of nested dicts makes the cyclic GC's full collections slow
@@ -301,7 +325,12 @@ def list_contacts(call: Call) -> RawJson:
         date_ns, limit, offset = paging(body, state.config, None)
         store = state.world.contacts
         inclusive = state.config["cursor"] == "inclusive"
-        return RawJson(store.page_json(store.page(date_ns, inclusive, limit, offset)))
+        if cfg["tie_order"] == "shuffled":
+            rng = Random(cfg["fault_seed"] * 1_000_003 + state.list_counter)
+            rows = store.page_shuffled(date_ns, inclusive, limit, offset, rng)
+        else:
+            rows = store.page(date_ns, inclusive, limit, offset)
+        return RawJson(store.page_json(rows))
 
 
 def count_contacts(call: Call) -> dict[str, int]:
