@@ -62,10 +62,23 @@ start)
         --auth-local=trust --auth-host=scram-sha-256 --pwfile="$pwfile" >"$dir/initdb.log" 2>&1 \
         || { rm -f "$pwfile"; cat "$dir/initdb.log" >&2; die "initdb failed"; }
     rm -f "$pwfile"
-    # fsync off: a throwaway test server, speed over durability.
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-k $dir -p $port -h 127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-        start >&2 || { cat "$dir/server.log" >&2; die "pg_ctl start failed"; }
+    # A free port is only free until someone binds it: if another process takes it
+    # before the server does, start again on a new one (unless the caller chose it).
+    for attempt in 1 2 3 4 5; do
+        rm -f "$dir/server.log"
+        # fsync off: a throwaway test server, speed over durability.
+        if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+            -o "-k $dir -p $port -h 127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+            start >&2; then
+            break
+        fi
+        cat "$dir/server.log" >&2
+        if [ -n "${3:-}" ] || [ "$attempt" = 5 ] || ! grep -q "already in use" "$dir/server.log"; then
+            die "pg_ctl start failed on port $port"
+        fi
+        echo "postgres_ci: port $port was taken before the server bound it; trying another" >&2
+        port=$(free_port)
+    done
     echo "$bin" >"$dir/bin"
     psql() { as_owner "$bin/psql" -h "$dir" -p "$port" -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
     psql -d postgres -c "CREATE ROLE heymarket LOGIN PASSWORD '$password'" >&2

@@ -1,14 +1,15 @@
-"""The SDK's standard tap tests, against a sandbox on a port chosen before collection.
+"""The SDK's standard tap tests, against a sandbox on a port of its own.
 
 `get_tap_test_class` builds the tap at collection time, so the config must be complete
-then; it names a free local port, and the sandbox starts on it only when tests run.
+then. A port chosen then and bound later can be taken in between, so the config names a
+closed port until the sandbox, bound where it chose its port, gives its URL: the SDK's
+runner keeps this very dict (`TapTestRunner.config`) and builds each tap from it.
 Environment parsing is off, and conftest.py strips TAP_HEYMARKET_* variables.
 """
 
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -19,15 +20,8 @@ from heymarket_sandbox import Sandbox
 from tap_heymarket.tap import TapHeymarket
 from tests.tap_runner import sandbox_config
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-PORT = _free_port()
-CONFIG = sandbox_config(f"http://127.0.0.1:{PORT}", page_size=100)
+#: Port 1 answers nothing: a tap that ran before the sandbox started would fail loudly.
+CONFIG = sandbox_config("http://127.0.0.1:1", page_size=100)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -36,7 +30,8 @@ def sandbox() -> Iterator[Sandbox]:
     # Every field in each of its other plausible shapes (heymarket_sandbox/shapes.py), so
     # that the SDK's own schema checks see the records conformance.py makes of them.
     shapes = {"shapes": "all"}
-    with Sandbox(contacts=400, seed=9, port=PORT, messages=300, conversations=300, **shapes) as sb:
+    with Sandbox(contacts=400, seed=9, messages=300, conversations=300, **shapes) as sb:
+        CONFIG["api_url"] = sb.url
         yield sb
 
 
