@@ -336,6 +336,19 @@ def test_a_full_sync_emits_every_message_once_or_reports_the_loss(
     assert full.walk.max_updated == (at(max(read)) if read else None), "bookmark != newest read"
 
 
+#: Probing alone is cheap, so it gets a larger budget than the walks: enough that every
+#: combination of behaviours comes up in the fast suite, with derandomized examples.
+PROBE_PROPERTY = settings(PROPERTY, max_examples=EXAMPLES * 6)
+
+
+@PROBE_PROPERTY
+@given(model=models())
+def test_the_probe_never_chooses_a_walk_the_api_cannot_serve(model: ModelMessages) -> None:
+    learned = Prober(model.answer, LOG).run()
+    strategy = choose(learned)
+    assert model.supports(strategy), f"the probe chose {strategy} from {learned} on {model}"
+
+
 @PROPERTY
 @given(model=models(), page_size=page_sizes, data=st.data())
 def test_a_killed_walk_resumes_from_its_checkpoint_and_misses_nothing(
@@ -424,6 +437,21 @@ def test_a_probe_of_a_rich_api_finds_the_best_walk() -> None:
         ({"before": True, "cursor_on_ordered": True}, "updated-desc"),
         ({"before": False, "cursor_on_ordered": True}, "updated-asc"),
         ({"before": False, "ascending_honoured": False, "page_mode": "one"}, "updated-offset"),
+        # A lower bound on `updated` with `ascending` ignored: newest first, so a cursor
+        # that only moves up would skip all but the first page (no updated-asc).
+        (
+            {"before": False, "cursor_on_ordered": True, "ascending_honoured": False},
+            "updated-top",
+        ),
+        (
+            {
+                "before": False,
+                "cursor_on_ordered": True,
+                "ascending_honoured": False,
+                "page_mode": "zero",
+            },
+            "updated-offset",
+        ),
         ({"before": True, "order_honoured": False}, "created-desc"),
         ({"before": False, "order_honoured": False}, "created-asc"),
         ({"cursor_field": None, "order_honoured": False, "page_mode": "zero"}, "created-offset"),
