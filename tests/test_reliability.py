@@ -151,10 +151,21 @@ def test_kill_and_resume_twenty_trials() -> None:
 @KILL_WARNINGS[0]
 @KILL_WARNINGS[1]
 def test_resume_does_not_start_over() -> None:
-    """After a kill, the next run continues below the saved cursor instead of from the top."""
-    with Sandbox(contacts=6_000, seed=43, latency_ms=60) as sb:
+    """After a kill, the next run continues below the saved cursor instead of from the top.
+
+    The kill comes on an output line (the 10th STATE of the contacts walk, about 1,000 of
+    6,000 contacts in), never at a wall-clock instant, so a slow machine kills as late."""
+    walk_states = 0
+
+    def tenth_walk_state(line: bytes) -> bool:
+        nonlocal walk_states
+        if line.startswith(b'{"type":"STATE"') and b'"walk"' in line:
+            walk_states += 1
+        return walk_states >= 10
+
+    with Sandbox(contacts=6_000, seed=43) as sb:
         config = sandbox_config(sb.url, page_size=100)
-        killed = run_until_killed(config, kill_after=2.0)
+        killed = run_until_killed(config, kill_on_line=tenth_walk_state)
         messages, rc = killed.messages, killed.returncode
         assert rc != 0, "the run should have been killed"
         states = [m["value"] for m in messages if m["type"] == "STATE"]
