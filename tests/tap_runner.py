@@ -298,6 +298,22 @@ class KilledRun:
         return [m["value"] for m in self.messages if m.get("type") == "STATE"]
 
 
+def at_record(n: int) -> Callable[[bytes], bool]:
+    """A `kill_on_line` that holds from the `n`-th RECORD line on.
+
+    The tap flushes its RECORD lines at every other message (tap_heymarket/writer.py), and a
+    request follows every flush but the last, so a kill there lands while the tap still
+    runs: at a point in its output, never at a wall-clock instant."""
+    seen = 0
+
+    def nth(line: bytes) -> bool:
+        nonlocal seen
+        seen += line.startswith(b'{"type":"RECORD"')
+        return seen >= n
+
+    return nth
+
+
 def run_until_killed(
     config: dict[str, Any],
     *,

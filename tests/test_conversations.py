@@ -30,6 +30,7 @@ from tap_heymarket.tap import TapHeymarket
 from tests.singer_check import check_messages
 from tests.tap_runner import (
     KILL_WARNINGS,
+    at_record,
     run_tap,
     run_until_killed,
     sandbox_config,
@@ -632,11 +633,13 @@ def test_a_corrupt_walk_in_state_is_refused_before_any_request() -> None:
 
 
 def _run_until_killed(
-    config: dict[str, Any], state: dict | None, kill_after: float
+    config: dict[str, Any], state: dict | None, kill_at: int | None
 ) -> tuple[list[dict[str, Any]], int | None, str]:
-    """Only conversations selected; SIGKILL after `kill_after` s: (messages, exit code, log)."""
+    """Only conversations selected; SIGKILL at the `kill_at`-th RECORD line (None: never):
+    (messages, exit code, log)."""
+    kill = at_record(kill_at) if kill_at else None
     killed = run_until_killed(
-        config, state=state, catalog=CATALOG_CONVERSATIONS, kill_after=kill_after, timeout=900
+        config, state=state, catalog=CATALOG_CONVERSATIONS, kill_on_line=kill, timeout=900
     )
     return killed.messages, killed.returncode, killed.stderr
 
@@ -673,8 +676,11 @@ def test_kill_and_resume_loses_nothing() -> None:
                 state, wanted = None, set(expected)
             seen: dict[int, str] = {}
             for attempt in range(30):
-                kill_after = rng.uniform(0.8, 2.6) if attempt < 4 else 600
-                messages, returncode, log = _run_until_killed(config, state, kill_after)
+                # Killed at a random one of the conversations still owed (the run must write
+                # them all), so the kill comes mid-run however fast the machine is.
+                owed = len(wanted - set(seen))
+                kill_at = rng.randint(1, owed) if attempt < 4 and owed else None
+                messages, returncode, log = _run_until_killed(config, state, kill_at)
                 resumed += "resuming an interrupted walk" in log
                 for m in messages:
                     if m["type"] == "RECORD":
