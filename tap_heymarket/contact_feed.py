@@ -29,6 +29,7 @@ from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedE
 from singer_sdk.metrics import get_metrics_logger
 
 from tap_heymarket import field_columns
+from tap_heymarket.bookmark import BOOKMARK_KEY, REVS_KEY, WALK_KEY
 from tap_heymarket.client import HeymarketStream
 
 if t.TYPE_CHECKING:
@@ -196,12 +197,10 @@ class ContactFeed(_FeedBase):
 
     def _check_selection(self) -> None:
         """A stream that the bookmark did not feed makes this run read every contact."""
-        from tap_heymarket.streams import REVS_KEY, WALK_KEY
-
         state = self.get_context_state(None)
         selected = sorted(([self.name] if self.selected else []) + [c.name for c in self._fed])
         recorded = state.get(SELECTED_KEY)
-        started = state.get("replication_key_value") or state.get(WALK_KEY)
+        started = state.get(BOOKMARK_KEY) or state.get(WALK_KEY)
         if isinstance(recorded, list) and started:
             added = sorted(set(selected) - set(recorded))
             if added:
@@ -211,7 +210,7 @@ class ContactFeed(_FeedBase):
                     self.name,
                     " and ".join(added),
                 )
-                for key in ("replication_key_value", REVS_KEY, WALK_KEY):
+                for key in (BOOKMARK_KEY, REVS_KEY, WALK_KEY):
                     state.pop(key, None)
         elif recorded is not None and not isinstance(recorded, list):
             self.logger.warning("%s: ignoring a malformed %s in the state", self.name, SELECTED_KEY)

@@ -51,16 +51,14 @@ from __future__ import annotations
 import re
 import typing as t
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from singer_sdk import StreamSchema
 
-from tap_heymarket import timestamps
+from tap_heymarket.bookmark import record_page, resume_walker, walk_floor
 from tap_heymarket.errors import HeymarketFatalError, status_message
 from tap_heymarket.pagination import UpdatedCursorPaginator
 from tap_heymarket.state import state_errors
-from tap_heymarket.streams import REVS_KEY, SCHEMAS, WALK_KEY, UpdatedCursorStream, resume_walker
-from tap_heymarket.walk_state import revs_to_state
+from tap_heymarket.streams import SCHEMAS, UpdatedCursorStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -71,8 +69,6 @@ if t.TYPE_CHECKING:
 
 #: Key of the per-walk entries in the stream's state.
 WALKS_KEY = "walks"
-#: Key of a walk's bookmark inside its entry.
-BOOKMARK_KEY = "replication_key_value"
 #: `"<inbox id>/open"` or `"<inbox id>/closed"`.
 WALK_NAME = re.compile(r"(\d+)/(open|closed)")
 
@@ -326,15 +322,6 @@ class ConversationsStream(UpdatedCursorStream):
             return entry if isinstance(entry, dict) else {}
         return t.cast("dict", state.setdefault(WALKS_KEY, {}).setdefault(walk.key, {}))
 
-    def _walk_floor(self, entry: dict[str, t.Any]) -> datetime | None:
-        """The walk's bookmark or `start_date`, whichever is later."""
-        candidates = []
-        if entry.get(BOOKMARK_KEY):
-            candidates.append(timestamps.parse(entry[BOOKMARK_KEY]))
-        if self.config.get("start_date"):
-            candidates.append(timestamps.parse(str(self.config["start_date"])))
-        return max(candidates) if candidates else None
-
     def get_new_paginator(self) -> BaseAPIPaginator[PageRequest]:
         """The walk's walker: from its saved position, its bookmark, or the top.
 
@@ -348,7 +335,7 @@ class ConversationsStream(UpdatedCursorStream):
         entry = self._walk_entry(create=False)
         walker = resume_walker(
             entry,
-            floor=self._walk_floor(entry),
+            floor=walk_floor(entry, self.config.get("start_date")),
             page_size=self.page_size,
             logger=self.logger,
             label=walk.label,
@@ -386,21 +373,10 @@ class ConversationsStream(UpdatedCursorStream):
             )
 
     def _checkpoint(self, walker: UpdatedCursorPaginator) -> None:
-        """The walk's entry after each page: its position, or its new bookmark at the end."""
-        entry = self._walk_entry(create=True)
-        if walker.finished_walk:
-            entry.pop(WALK_KEY, None)
-            bookmark = entry.get(BOOKMARK_KEY)
-            previous = timestamps.parse(bookmark) if bookmark else None
-            newest = walker.newest
-            if newest and (previous is None or newest >= previous):
-                if previous is None or newest > previous:
-                    entry[BOOKMARK_KEY] = timestamps.normalize(newest)
-                entry[REVS_KEY] = revs_to_state(walker.revs_at_newest())
+        """The walk's entry after each page: its position, or its new bookmark at the end
+        (`bookmark.record_page`)."""
+        if record_page(self._walk_entry(create=True), walker):
             self._log_walk_summary(walker)
-        elif (saved := walker.checkpoint()) is not None:
-            # The walk's previous bookmark stays until this walk completes.
-            entry[WALK_KEY] = saved
         self.state_manager.is_flushed = False
         self._write_state_message()
 

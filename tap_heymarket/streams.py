@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import typing as t
 from datetime import datetime
 
@@ -11,12 +10,12 @@ from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.metrics import get_metrics_logger
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 
-from tap_heymarket import schemas, timestamps
+from tap_heymarket import schemas
+from tap_heymarket.bookmark import BOOKMARK_KEY, record_page, resume_walker, walk_floor
 from tap_heymarket.client import HeymarketStream, with_cursor_values
 from tap_heymarket.contact_feed import ContactFeed
 from tap_heymarket.deletes import DeleteSweep
 from tap_heymarket.pagination import PageRequest, UpdatedCursorPaginator
-from tap_heymarket.walk_state import revs_from_state, revs_to_state
 
 if t.TYPE_CHECKING:
     import requests
@@ -24,45 +23,8 @@ if t.TYPE_CHECKING:
 
     from tap_heymarket.pagination import Page
 
-#: Key of the resumable walk inside a stream's state (see `UpdatedCursorStream`).
-WALK_KEY = "walk"
-#: Key of the `[[id, rev], ...]` of the records emitted at exactly the bookmark.
-REVS_KEY = "revs_at_bookmark"
-
-
 #: `tap_heymarket/schemas/<stream name>.json`, read as package resources.
 SCHEMAS = SchemaDirectory(schemas)
-
-
-def resume_walker(
-    entry: t.Mapping[str, t.Any],
-    *,
-    floor: datetime | None,
-    page_size: int,
-    logger: logging.Logger,
-    label: str,
-) -> UpdatedCursorPaginator:
-    """A walker for one walk's state entry (`replication_key_value`, `revs_at_bookmark`,
-    `walk`): from the top, or from the cursor of an interrupted walk."""
-    bookmark = entry.get("replication_key_value")
-    # The records the last run emitted at its bookmark apply only when the walk goes
-    # down to that bookmark (not to a later `start_date`).
-    known = None
-    if floor is not None and bookmark and timestamps.parse(bookmark) == floor:
-        known = revs_from_state(entry.get(REVS_KEY))
-    walker = UpdatedCursorPaginator.resume(
-        entry.get(WALK_KEY),
-        page_size=page_size,
-        floor=floor,
-        known_at_floor=known,
-        logger=logger,
-        label=label,
-    )
-    if walker.resumed:
-        logger.info(
-            "%s: resuming an interrupted walk below updated=%s", label, entry[WALK_KEY]["cursor"]
-        )
-    return walker
 
 
 class UpdatedCursorStream(HeymarketStream):
@@ -99,14 +61,8 @@ class UpdatedCursorStream(HeymarketStream):
         return self.fixed_page_size or int(self.config.get("page_size", 500))
 
     def _floor(self, context: Context | None) -> datetime | None:
-        """Oldest `updated` to extract: the bookmark, or `start_date`, whichever is later."""
-        candidates = []
-        state = self.get_context_state(context)
-        if state.get("replication_key_value"):
-            candidates.append(timestamps.parse(state["replication_key_value"]))
-        if self.config.get("start_date"):
-            candidates.append(timestamps.parse(str(self.config["start_date"])))
-        return max(candidates) if candidates else None
+        """Oldest `updated` to extract (`bookmark.walk_floor`)."""
+        return walk_floor(self.get_context_state(context), self.config.get("start_date"))
 
     def get_new_paginator(self) -> BaseAPIPaginator[PageRequest]:
         """A walker from the top, or from the cursor of an interrupted walk."""
@@ -140,25 +96,13 @@ class UpdatedCursorStream(HeymarketStream):
         self._checkpoint(walker)
 
     def _checkpoint(self, walker: UpdatedCursorPaginator) -> None:
+        """The walk's progress, or its new bookmark at its end (`bookmark.record_page`)."""
         state = self.get_context_state(None)
-        if walker.finished_walk:
-            # The walk completed: promote its newest `updated` to the bookmark.
-            state.pop(WALK_KEY, None)
+        if record_page(state, walker):
             state.pop("progress_markers", None)
-            bookmark = state.get("replication_key_value")
-            previous = timestamps.parse(bookmark) if bookmark else None
-            newest = walker.newest
-            if newest and (previous is None or newest >= previous):
-                if previous is None or newest > previous:
-                    state["replication_key"] = self.replication_key
-                    state["replication_key_value"] = timestamps.normalize(newest)
-                # What identifies the records at the bookmark: the next run skips them
-                # while their rev is unchanged. Replaced together with the bookmark.
-                state[REVS_KEY] = revs_to_state(walker.revs_at_newest())
+            if state.get(BOOKMARK_KEY):
+                state["replication_key"] = self.replication_key
             self._log_walk_summary(walker)
-        elif (walk := walker.checkpoint()) is not None:
-            # The previous bookmark and its records stay until this walk completes.
-            state[WALK_KEY] = walk
         self.state_manager.is_flushed = False
         self._write_state_message()
 

@@ -16,6 +16,7 @@ Examples are derandomized, so CI sees the same ones every run. To search harder 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import typing as t
 from dataclasses import dataclass, field
@@ -25,12 +26,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tap_heymarket import timestamps
+from tap_heymarket.bookmark import (
+    BOOKMARK_KEY,
+    REVS_KEY,
+    WALK_KEY,
+    record_page,
+    resume_walker,
+    walk_floor,
+)
 from tap_heymarket.pagination import Page, UpdatedCursorPaginator
-from tap_heymarket.walk_state import MAX_REVS, revs_from_state, revs_to_state
+from tap_heymarket.walk_state import MAX_REVS
 
 US, MS, SECOND = 1, 1000, 1_000_000
 EPOCH = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 EXAMPLES = int(os.environ.get("WALKER_EXAMPLES", "250"))
+
+LOG = logging.getLogger("tests.walker_properties")
 
 PROPERTY = settings(
     max_examples=EXAMPLES,
@@ -147,10 +158,12 @@ def drive(
     server: ModelServer,
     walker: UpdatedCursorPaginator,
     *,
+    stored: Stored | None = None,
     stop_after: int | None = None,
     between_pages: t.Callable[[int], None] | None = None,
 ) -> Walk:
-    """Run the walker the way `RESTStream.request_records` does, with a bounded budget."""
+    """Run the walker the way `RESTStream.request_records` does, with a bounded budget;
+    after every page, like the stream, write its progress into `stored`."""
     budget = 8 * len(server.rows) + 20
     walk = Walk(walker, [], 0)
     while not walker.finished:
@@ -160,6 +173,8 @@ def drive(
         out = walker.consume(server.answer(walker.current_value.body()))
         walk.pages += 1
         walk.emitted.extend(out)
+        if stored is not None:
+            stored.write(walker)
         if between_pages is not None:
             between_pages(walk.pages)
         if not out and not walker.continue_if_empty(RESPONSE):
@@ -170,22 +185,38 @@ def drive(
 
 @dataclass
 class Stored:
-    """What STATE holds for the stream between runs (see `UpdatedCursorStream._checkpoint`)."""
+    """The stream's state entry, kept by the stream's own rules (`tap_heymarket/bookmark.py`:
+    `record_page` after each page, `walk_floor` and `resume_walker` at the start of a run),
+    and read back through JSON, as from a STATE message."""
 
-    bookmark: datetime | None = None
-    revs: list[list[int]] = field(default_factory=list)
+    entry: dict[str, t.Any] = field(default_factory=dict)
+    start_date: str | None = None
 
-    def after(self, walker: UpdatedCursorPaginator) -> Stored:
-        newest = walker.newest
-        if newest is None or (self.bookmark is not None and newest < self.bookmark):
-            return self
-        revs = json.loads(json.dumps(revs_to_state(walker.revs_at_newest())))
-        return Stored(bookmark=newest, revs=revs)
+    @property
+    def bookmark(self) -> datetime | None:
+        value = self.entry.get(BOOKMARK_KEY)
+        return timestamps.parse(value) if value else None
+
+    @property
+    def revs(self) -> list[list[int]]:
+        return t.cast("list[list[int]]", self.entry.get(REVS_KEY, []))
+
+    def write(self, walker: UpdatedCursorPaginator) -> None:
+        record_page(self.entry, walker)
+        self.entry = json.loads(json.dumps(self.entry))
 
     def walker(self, page_size: int) -> UpdatedCursorPaginator:
-        return UpdatedCursorPaginator(
-            page_size=page_size, floor=self.bookmark, known_at_floor=revs_from_state(self.revs)
+        return resume_walker(
+            self.entry,
+            floor=walk_floor(self.entry, self.start_date),
+            page_size=page_size,
+            logger=LOG,
+            label="model",
         )
+
+    def run(self, server: ModelServer, page_size: int, **kwargs: t.Any) -> Walk:
+        """One run of the stream: from this entry, writing into it."""
+        return drive(server, self.walker(page_size), stored=self, **kwargs)
 
 
 # -- strategies -----------------------------------------------------------------------
@@ -287,25 +318,45 @@ def test_a_walk_down_to_a_floor_emits_exactly_what_is_at_or_after_it(
 def test_a_walk_killed_and_resumed_from_its_checkpoint_misses_nothing(
     server: ModelServer, page_size: int, data: st.DataObject
 ) -> None:
-    first = drive(
-        server,
-        UpdatedCursorPaginator(page_size=page_size),
-        stop_after=data.draw(st.integers(1, 12)),
-    )
-    # What the stream writes after every page, through JSON like a STATE message.
-    saved = json.loads(json.dumps(first.walker.checkpoint()))
-    resumed = UpdatedCursorPaginator.resume(saved, page_size=page_size, floor=None)
-    assert resumed.resumed == (saved is not None)
-    second = drive(server, resumed)
+    """A run killed after any page, resumed from the entry its last STATE held: together
+    they emit everything the run owed, and the bookmark they leave makes the next run
+    read nothing again. Full runs, and runs from a complete earlier run's bookmark."""
+    stored = Stored()
+    owed = set(server.rows)
+    if data.draw(st.booleans(), label="from a bookmark"):
+        stored.run(server, page_size)
+        server.changed.clear()
+        for pick in data.draw(st.lists(st.integers(0, 10**6), max_size=12), label="writes"):
+            if pick % 3 == 0 or not server.rows:
+                server.create()
+            else:
+                server.touch(sorted(server.rows)[pick % len(server.rows)])
+        owed = set(server.changed)
+    before = dict(stored.entry)
+    first = stored.run(server, page_size, stop_after=data.draw(st.integers(1, 12)))
+    # The kill: only what the last STATE held survives (`Stored.write` went through JSON).
+    if not first.walker.finished_walk:
+        assert stored.bookmark == (
+            timestamps.parse(before[BOOKMARK_KEY]) if before.get(BOOKMARK_KEY) else None
+        ), "a bookmark moved before its walk completed"
+    was_saved = WALK_KEY in stored.entry
+    second = stored.run(server, page_size)
+    assert second.walker.resumed == was_saved
+    assert WALK_KEY not in stored.entry, "a completed walk left its position behind"
     got = first.ids + second.ids
-    assert_none_missing(server, [first, second], server.rows, got)
-    assert_newest(second.walker, server, got)
-    if saved is not None:
+    assert_none_missing(server, [first, second], owed, got)
+    # The one promotion rule: the newest `updated` emitted, never back.
+    emitted = [at(server.rows[i][0]) for i in got]
+    previous = [timestamps.parse(before[BOOKMARK_KEY])] if before.get(BOOKMARK_KEY) else []
+    assert stored.bookmark == max(emitted + previous, default=None)
+    if was_saved:
         # A kill costs at most a page plus the tie group at the cursor, read again.
         again = set(first.ids) & set(second.ids)
         assert len(again) <= page_size + sum(
             1 for u, _ in server.rows.values() if at(u) == first.walker.cursor
         )
+    if not lossy(server):
+        assert stored.run(server, page_size).ids == [], "an unchanged rerun emits nothing"
 
 
 @PROPERTY
@@ -330,7 +381,8 @@ def test_records_changed_mid_walk_arrive_by_the_next_run(
             else:
                 server.touch(sorted(server.rows)[pick % len(server.rows)])
 
-    first = drive(server, UpdatedCursorPaginator(page_size=page_size), between_pages=write)
+    stored = Stored()
+    first = stored.run(server, page_size, between_pages=write)
     untouched = set(before) - server.changed
     assert_none_missing(server, [first], untouched, first.ids)
     for i in server.changed:
@@ -338,7 +390,7 @@ def test_records_changed_mid_walk_arrive_by_the_next_run(
     assert first.walker.newest is None or (top is not None and first.walker.newest <= at(top))
 
     # The next run, from the state the first one left, brings every record as it is now.
-    second = drive(server, Stored().after(first.walker).walker(page_size))
+    second = stored.run(server, page_size)
     latest: dict[int, int] = {}
     for record in first.emitted + second.emitted:
         latest[record["id"]] = record["rev"]
@@ -351,17 +403,23 @@ def test_records_changed_mid_walk_arrive_by_the_next_run(
     server=servers(),
     page_size=page_sizes,
     changes=st.lists(st.tuples(st.sampled_from(["touch", "create", "bump", "tie"]), st.integers())),
+    start_before=st.one_of(st.none(), st.integers(0, 20 * SECOND)),
 )
 def test_a_rerun_emits_only_what_changed(
-    server: ModelServer, page_size: int, changes: list[tuple[str, int]]
+    server: ModelServer,
+    page_size: int,
+    changes: list[tuple[str, int]],
+    start_before: int | None,
 ) -> None:
-    """Records at the bookmark are not emitted again unless their rev changed."""
-    first = drive(server, UpdatedCursorPaginator(page_size=page_size))
-    stored = Stored().after(first.walker)
+    """Records at the bookmark are not emitted again unless their rev changed, also with
+    a `start_date` before the bookmark (the later of the two is the floor)."""
+    oldest = min((u for u, _ in server.rows.values()), default=0)
+    start = None if start_before is None else timestamps.normalize(at(oldest - start_before))
+    stored = Stored(start_date=start)
+    first = stored.run(server, page_size)
 
-    rerun = drive(server, stored.walker(page_size))
+    rerun = stored.run(server, page_size)
     assert rerun.ids == [], "an unchanged rerun emits nothing"
-    stored = stored.after(rerun.walker)
 
     server.changed.clear()
     newest = server.newest()
@@ -379,7 +437,7 @@ def test_a_rerun_emits_only_what_changed(
                 server.bump(at_top[pick % len(at_top)])
             else:
                 server.create(updated=newest)
-    after = drive(server, stored.walker(page_size))
+    after = stored.run(server, page_size)
     assert len(after.ids) == len(set(after.ids))
     extra = set(after.ids) - server.changed
     # Only changed records come again; in the lossy case also some an earlier run could
@@ -390,7 +448,7 @@ def test_a_rerun_emits_only_what_changed(
         assert record["rev"] == server.rows[record["id"]][1]
 
     # And again: nothing.
-    last = drive(server, stored.after(after.walker).walker(page_size))
+    last = stored.run(server, page_size)
     assert last.ids == []
 
 
@@ -398,26 +456,25 @@ def test_records_without_rev_are_emitted_again() -> None:
     """No `rev`, no proof that a record is unchanged: it comes again, as before."""
     rows = {1: [5, 1], 2: [5, 1], 3: [3, 1]}
     server = ModelServer(rows, US, False, US, None, "zero", revs=False)
-    first = drive(server, UpdatedCursorPaginator(page_size=10))
-    assert sorted(first.ids) == [1, 2, 3]
-    stored = Stored().after(first.walker)
+    stored = Stored()
+    assert sorted(stored.run(server, 10).ids) == [1, 2, 3]
     assert stored.bookmark == at(5)
     assert stored.revs == []
-    assert sorted(drive(server, stored.walker(10)).ids) == [1, 2]
+    assert sorted(stored.run(server, 10).ids) == [1, 2]
     server.revs = True
     # With revs, the first run that sees them records them; the next skips them.
-    stored = stored.after(drive(server, stored.walker(10)).walker)
+    stored.run(server, 10)
     assert stored.revs == [[1, 1], [2, 1]]
-    assert drive(server, stored.walker(10)).ids == []
+    assert stored.run(server, 10).ids == []
 
 
 def test_a_huge_group_at_the_bookmark_keeps_a_bounded_set() -> None:
     """STATE keeps at most MAX_REVS pairs; the rest of the group comes again, never less."""
     rows = {i: [7 * SECOND, 1] for i in range(1, MAX_REVS + 6)}
     server = ModelServer(rows, SECOND, False, US, None, "zero")
-    first = drive(server, UpdatedCursorPaginator(page_size=600))
+    stored = Stored()
+    first = stored.run(server, 600)
     assert len(first.ids) == MAX_REVS + 5
-    stored = Stored().after(first.walker)
     assert len(stored.revs) == MAX_REVS
-    rerun = drive(server, stored.walker(600))
+    rerun = stored.run(server, 600)
     assert sorted(rerun.ids) == sorted(set(rows) - {i for i, _ in stored.revs})
