@@ -19,6 +19,7 @@ help:
 	@echo "make lint   ruff check + ruff format --check + mypy"
 	@echo "make test   lint, then the whole pytest suite"
 	@echo "make unit   the fast tests only (no tap subprocesses, Meltano or warehouses)"
+	@echo "make mutate mutation testing of the walker, STATE and sweep modules (docs/testing.md)"
 	@echo "make demo   sync the local sandbox into DuckDB with Meltano and print a summary"
 	@echo "make clean  remove $(VENV), .meltano/, output/ and caches"
 
@@ -56,12 +57,22 @@ settings-table: venv
 	$(VPY) scripts/settings_table.py
 
 clean:
-	rm -rf $(VENV) .meltano .pytest_cache .ruff_cache .mypy_cache build *.egg-info
+	rm -rf $(VENV) .meltano mutants .pytest_cache .ruff_cache .mypy_cache build *.egg-info
 	find output -mindepth 1 ! -name .gitkeep -exec rm -rf {} +  # output/ itself is tracked
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # make bench [BENCH_ARGS="--sizes 10000,100000 --with-1m --rate-limited --repeat 2"]
 # Baseline vs tap vs Meltano->DuckDB on the sandbox; see docs/benchmarks.md.
+# Mutation testing (docs/testing.md): mutmut over the walker, a walk's STATE, the --state
+# checks and the delete sweep, against the fast suite. Not part of CI (about an hour on 2
+# cores). mutmut keeps its work in mutants/ and resumes there; `rm -rf mutants` starts over.
+.PHONY: mutate
+MUTATE_JOBS ?= 2
+mutate: venv
+	$(VPY) -m pip install --quiet --group mutate
+	$(VPY) -m mutmut run --max-children $(MUTATE_JOBS)
+	$(VPY) scripts/mutation_score.py
+
 .PHONY: bench
 BENCH_ARGS ?=
 bench: venv

@@ -4,15 +4,7 @@ How the walk is chosen and why it loses nothing is in `message_walk.py`. This mo
 the SDK side: the probe's requests (paced and retried like every request), decoding and
 checking each answer, STATE after every page, the bookmarks, and the end-of-walk report.
 
-STATE of the stream, besides the SDK's keys:
-
-* `replication_key_value`: the newest `updated` read by the last completed walk;
-* `created_bookmark`: the newest `date` read by the last completed walk (the floor of a
-  walk by creation time, minus `messages_lookback_hours`);
-* `strategy`: what the last probe learned and the walk it chose (re-probed every run);
-* `message_walk`: the unfinished walk (strategy, floor, engine position), written after
-  every page, so a killed run resumes where it stopped when the next probe chooses the same
-  strategy.
+STATE of the stream, and the rules that read and write it, are in `message_bookmark.py`.
 """
 
 from __future__ import annotations
@@ -28,6 +20,14 @@ from singer_sdk.pagination import BaseAPIPaginator
 from tap_heymarket import timestamps
 from tap_heymarket.client import HeymarketStream, describe_answer
 from tap_heymarket.errors import HeymarketFatalError, MalformedResponseError
+from tap_heymarket.message_bookmark import (
+    CREATED_KEY,
+    STRATEGY_KEY,
+    WALK_KEY,
+    read_bookmarks,
+    record_page,
+    record_strategy,
+)
 from tap_heymarket.message_walk import (
     BY_UPDATED,
     Learned,
@@ -47,10 +47,6 @@ if t.TYPE_CHECKING:
 
     from tap_heymarket.pagination import Page
 
-#: Keys of the stream's state (see the module docstring).
-WALK_KEY = "message_walk"
-CREATED_KEY = "created_bookmark"
-STRATEGY_KEY = "strategy"
 #: Default of `messages_lookback_hours`.
 DEFAULT_LOOKBACK_HOURS = 72
 
@@ -173,8 +169,9 @@ class MessagesStream(HeymarketStream):
     def get_new_paginator(self) -> MessagePaginator:
         """Probe the API, choose the walk, and resume an interrupted one if it still fits."""
         state = self.get_context_state(None)
+        stored = read_bookmarks(state)
         prober = Prober(self._ask, self.logger)
-        learned = prober.run(Learned.from_state(state.get(STRATEGY_KEY)))
+        learned = prober.run(Learned.from_state(stored.learned))
         strategy = choose(learned)
         lookback = timedelta(
             hours=int(self.config.get("messages_lookback_hours", DEFAULT_LOOKBACK_HOURS))
@@ -190,17 +187,17 @@ class MessagesStream(HeymarketStream):
             strategy=strategy,
             learned=learned,
             page_size=int(self.config.get("page_size", 500)),
-            bookmark_updated=_time(state.get("replication_key_value")),
-            bookmark_date=_time(state.get(CREATED_KEY)),
+            bookmark_updated=stored.updated,
+            bookmark_date=stored.date,
             start_date=timestamps.parse(str(start)) if start else None,
             lookback=lookback,
-            saved=state.get(WALK_KEY),
+            saved=stored.walk,
             count=self._count,
             logger=self.logger,
         )
-        state[STRATEGY_KEY] = {"name": strategy, **learned.to_state()}
+        record_strategy(state, strategy, learned)
         self._log_strategy(walk, lookback)
-        if state.get(WALK_KEY) and not walk.resumed:
+        if stored.walk and not walk.resumed:
             self.logger.info(
                 "%s: the interrupted walk does not fit this run's; starting over", self.name
             )
@@ -257,19 +254,11 @@ class MessagesStream(HeymarketStream):
 
     def _checkpoint(self, walk: MessageWalk) -> None:
         state = self.get_context_state(None)
-        if walk.done:
-            state.pop(WALK_KEY, None)
+        if record_page(state, walk):
             state.pop("progress_markers", None)
-            old = _time(state.get("replication_key_value"))
-            if walk.max_updated and (old is None or walk.max_updated > old):
+            if state.get("replication_key_value"):
                 state["replication_key"] = self.replication_key
-                state["replication_key_value"] = timestamps.normalize(walk.max_updated)
-            old = _time(state.get(CREATED_KEY))
-            if walk.max_date and (old is None or walk.max_date > old):
-                state[CREATED_KEY] = timestamps.normalize(walk.max_date)
             self._report(walk)
-        elif (saved := walk.checkpoint()) is not None:
-            state[WALK_KEY] = saved
         self.state_manager.is_flushed = False
         self._write_state_message()
 
@@ -357,10 +346,6 @@ class MessagesStream(HeymarketStream):
         context: Context | None = None,
     ) -> None:
         """The walk manages the bookmarks itself (see `_checkpoint`)."""
-
-
-def _time(value: t.Any) -> datetime | None:
-    return timestamps.parse(value) if value else None
 
 
 def message_state_errors(state: t.Any) -> list[str]:

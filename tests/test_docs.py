@@ -92,6 +92,8 @@ NOT_RUNNABLE = {
     "make lint": "CI runs it: `make test` (what .ci/run calls) runs `make lint` before the suite",
     "make test": "the whole suite, which CI (.ci/run) runs; a test cannot run the suite it is in",
     "make bench": _BENCH,
+    "make mutate": "mutation testing: the fast suite once per mutant, far too long for CI (its "
+    "time is in docs/testing.md); its configuration is checked by tests/test_project_files.py",
     'make bench BENCH_ARGS="--with-1m"': _BENCH,
     'make bench BENCH_ARGS="--rate-limited"': _BENCH,
     ".venv/bin/python scripts/bench.py --sizes 10000,100000 --repeat 2 --no-meltano --json "

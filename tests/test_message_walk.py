@@ -32,6 +32,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tap_heymarket import timestamps
+from tap_heymarket.message_bookmark import (
+    CREATED_KEY,
+    read_bookmarks,
+    record_page,
+    record_strategy,
+)
 from tap_heymarket.message_walk import (
     BY_UPDATED,
     Learned,
@@ -210,29 +216,28 @@ lookbacks = st.sampled_from([0, 1, 72])
 
 @dataclass
 class Stored:
-    """What STATE keeps between runs (see `MessagesStream._checkpoint`)."""
+    """The messages entry of STATE between runs, read and written only through
+    tap_heymarket/message_bookmark.py (as `MessagesStream` does) and kept as JSON."""
 
-    updated: datetime | None = None
-    date: datetime | None = None
-    walk: t.Any = None
-    learned: t.Any = None
+    entry: dict[str, t.Any] = field(default_factory=dict)
 
-    def after(self, done: Run) -> Stored:
-        walk = done.walk
-        learned = json.loads(json.dumps(done.learned.to_state()))
-        if not walk.done:
-            saved = json.loads(json.dumps(walk.checkpoint()))
-            return Stored(self.updated, self.date, saved, learned)
-        return Stored(
-            _latest(self.updated, walk.max_updated),
-            _latest(self.date, walk.max_date),
-            None,
-            learned,
-        )
+    @classmethod
+    def at(cls, when: datetime) -> Stored:
+        """Both bookmarks at `when`, as a completed walk leaves them."""
+        value = timestamps.normalize(when)
+        return cls({"replication_key_value": value, CREATED_KEY: value})
 
+    @property
+    def updated(self) -> datetime | None:
+        return read_bookmarks(self.entry).updated
 
-def _latest(old: datetime | None, new: datetime | None) -> datetime | None:
-    return max(v for v in (old, new) if v) if new else old
+    @property
+    def date(self) -> datetime | None:
+        return read_bookmarks(self.entry).date
+
+    @property
+    def walk(self) -> t.Any:
+        return read_bookmarks(self.entry).walk
 
 
 @dataclass
@@ -246,6 +251,8 @@ class Run:
 
     #: (id, updated) of each emitted message, in order
     versions: list[tuple[int, int]] = field(default_factory=list)
+    #: the state entry after the run's last page
+    stored: Stored = field(default_factory=Stored)
 
     @property
     def ids(self) -> list[int]:
@@ -262,24 +269,26 @@ def run(
     between_pages: t.Callable[[int], None] | None = None,
 ) -> Run:
     """One tap run: probe, choose, walk (until done, or `stop_after` pages: a kill)."""
-    stored = stored or Stored()
-    learned = Prober(model.answer, LOG).run(Learned.from_state(stored.learned))
+    entry = json.loads(json.dumps((stored or Stored()).entry))
+    start = read_bookmarks(entry)
+    learned = Prober(model.answer, LOG).run(Learned.from_state(start.learned))
     strategy = choose(learned)
     assert model.supports(strategy), f"the probe chose {strategy} from {learned}"
+    record_strategy(entry, strategy, learned)
     walk = MessageWalk(
         strategy=strategy,
         learned=learned,
         page_size=page_size,
-        bookmark_updated=stored.updated,
-        bookmark_date=stored.date,
+        bookmark_updated=start.updated,
+        bookmark_date=start.date,
         start_date=None,
         lookback=timedelta(hours=lookback),
-        saved=stored.walk,
+        saved=start.walk,
         count=model.count,
         logger=LOG,
     )
     budget = 10 * len(model.rows) + 40
-    out = Run(walk, strategy, learned, [], {})
+    out = Run(walk, strategy, learned, [], {}, stored=Stored(entry))
     pages = 0
     while not walk.done:
         if stop_after is not None and pages >= stop_after:
@@ -292,6 +301,9 @@ def run(
             out.read[record["id"]] = to_us(page.updated[i])
             out.versions.append((record["id"], out.read[record["id"]]))
         pages += 1
+        assert record_page(entry, walk) == walk.done
+        out.stored = Stored(json.loads(json.dumps(entry)))
+        entry = out.stored.entry
         if between_pages is not None:
             between_pages(pages)
     return out
@@ -355,10 +367,22 @@ def test_a_killed_walk_resumes_from_its_checkpoint_and_misses_nothing(
     model: ModelMessages, page_size: int, data: st.DataObject
 ) -> None:
     first = run(model, page_size, stop_after=data.draw(st.integers(1, 8)))
-    stored = Stored().after(first)
+    stored = first.stored
+    if first.walk.done:
+        assert stored.walk is None, "a completed walk leaves no position"
+    else:
+        assert (stored.updated, stored.date) == (None, None), "a bookmark moved mid-walk"
+        position = json.loads(json.dumps(first.walk.checkpoint()))
+        assert stored.walk == position, "the position after the last page is saved"
     second = run(model, page_size, stored)
     got = first.ids + second.ids
     assert_nothing_lost_silently(model, [first, second], model.rows, got)
+    assert second.walk.done and second.stored.walk is None
+    read = {**first.read, **second.read}
+    if read:
+        assert second.stored.updated == at(max(read.values())), "updated bookmark != newest"
+        newest_date = max(at(model.rows[i][0]) for i in read)
+        assert second.stored.date == newest_date, "created bookmark != newest"
     if stored.walk is not None and first.strategy == second.strategy:
         assert second.walk.resumed, "the same strategy and floor: the walk resumes"
         assert len(second.ids) == len(set(second.ids))
@@ -396,7 +420,7 @@ def test_changes_arrive_by_the_next_run_within_what_the_strategy_can_see(
     # While messages change under it, a walk may emit a message again only at a new version
     # (`updated-asc` reaching it again at the top), never the same version twice.
     assert len(first.versions) == len(set(first.versions)), f"{first.strategy}: repeats"
-    stored = Stored().after(first)
+    stored = first.stored
     for new, pick in changes:
         mutate(new, pick)
     second = run(model, page_size, stored, lookback=lookback)
@@ -405,6 +429,11 @@ def test_changes_arrive_by_the_next_run_within_what_the_strategy_can_see(
     latest = model.latest()
     merged = {**first.read, **second.read}
     current = {i for i, u in latest.items() if merged.get(i) == u}
+    # Each completed run moves the bookmarks to the newest values read so far.
+    everything = [*first.read.items(), *second.read.items()]
+    if everything:
+        assert second.stored.updated == at(max(u for _, u in everything)), "updated bookmark"
+        assert second.stored.date == max(at(model.rows[i][0]) for i, _ in everything)
     runs = [first, second]
     if first.strategy in BY_UPDATED and second.strategy in BY_UPDATED:
         assert_nothing_lost_silently(model, runs, latest, current)
@@ -509,7 +538,7 @@ def test_an_incremental_walk_includes_messages_at_exactly_its_floor() -> None:
             )
             key = 1 if strategy in BY_UPDATED else 0
             floor = at(rows[20][key])
-            stored = Stored(updated=floor, date=floor)
+            stored = Stored.at(floor)
             again = run(model, 5, stored, lookback=0)
             assert again.strategy == strategy
             want = {i for i, r in rows.items() if at(r[key]) >= floor}

@@ -78,3 +78,26 @@ def test_git_ignores_env_but_not_its_example() -> None:
 
     assert ignored(".env")
     assert not ignored(".env.example")
+
+
+def test_make_mutate_names_what_exists() -> None:
+    """`make mutate` mutates real modules and copies what the fast suite reads
+    (`[tool.mutmut]`; mutmut skips a missing path without a word)."""
+    mutmut = PYPROJECT["tool"]["mutmut"]
+    assert mutmut["only_mutate"], "nothing to mutate"
+    for path in mutmut["only_mutate"]:
+        assert (REPO_ROOT / path).is_file(), path
+        assert any(path.startswith(f"{source}/") for source in mutmut["source_paths"]), path
+    for path in mutmut["also_copy"]:
+        assert (REPO_ROOT / path).exists(), path
+    assert mutmut["pytest_add_cli_args"][:2] == ["-m", "not slow"], "the fast suite"
+    assert PYPROJECT["dependency-groups"]["mutate"] == ["mutmut==3.8.1"]
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "pip install --quiet --group mutate" in makefile
+    # Everything the fast suite reads at the top level is copied (or is the package/tests).
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    top = {name.split("/", 1)[0] for name in tracked}
+    copied = {*mutmut["also_copy"], *mutmut["source_paths"], "tests", "pyproject.toml"}
+    assert top - copied <= {".gitignore"}, sorted(top - copied)

@@ -202,7 +202,8 @@ class Stored:
         return t.cast("list[list[int]]", self.entry.get(REVS_KEY, []))
 
     def write(self, walker: UpdatedCursorPaginator) -> None:
-        record_page(self.entry, walker)
+        # The stream logs the walk's summary and names its bookmark key on this answer.
+        assert record_page(self.entry, walker) == walker.finished_walk
         self.entry = json.loads(json.dumps(self.entry))
 
     def walker(self, page_size: int) -> UpdatedCursorPaginator:
@@ -340,6 +341,8 @@ def test_a_walk_killed_and_resumed_from_its_checkpoint_misses_nothing(
             timestamps.parse(before[BOOKMARK_KEY]) if before.get(BOOKMARK_KEY) else None
         ), "a bookmark moved before its walk completed"
     was_saved = WALK_KEY in stored.entry
+    if first.ids and not first.walker.finished_walk:
+        assert was_saved, "a walk that emitted records and was killed did not save its position"
     second = stored.run(server, page_size)
     assert second.walker.resumed == was_saved
     assert WALK_KEY not in stored.entry, "a completed walk left its position behind"
