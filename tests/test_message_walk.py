@@ -38,6 +38,7 @@ from tap_heymarket.message_bookmark import (
     record_page,
     record_strategy,
 )
+from tap_heymarket.message_streams import message_state_errors
 from tap_heymarket.message_walk import (
     BY_UPDATED,
     Learned,
@@ -304,6 +305,7 @@ def run(
         assert record_page(entry, walk) == walk.done
         out.stored = Stored(json.loads(json.dumps(entry)))
         entry = out.stored.entry
+        assert message_state_errors({"bookmarks": {"messages": entry}}) == [], entry
         if between_pages is not None:
             between_pages(pages)
     return out

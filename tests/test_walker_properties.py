@@ -35,6 +35,7 @@ from tap_heymarket.bookmark import (
     walk_floor,
 )
 from tap_heymarket.pagination import Page, UpdatedCursorPaginator
+from tap_heymarket.state import state_errors
 from tap_heymarket.walk_state import MAX_REVS
 
 US, MS, SECOND = 1, 1000, 1_000_000
@@ -205,6 +206,8 @@ class Stored:
         # The stream logs the walk's summary and names its bookmark key on this answer.
         assert record_page(self.entry, walker) == walker.finished_walk
         self.entry = json.loads(json.dumps(self.entry))
+        # A `--state` file holding what the tap wrote passes the tap's checks.
+        assert state_errors({"bookmarks": {"contacts": self.entry}}, ["contacts"]) == []
 
     def walker(self, page_size: int) -> UpdatedCursorPaginator:
         return resume_walker(
