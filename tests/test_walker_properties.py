@@ -346,6 +346,15 @@ def test_a_walk_killed_and_resumed_from_its_checkpoint_misses_nothing(
     was_saved = WALK_KEY in stored.entry
     if first.ids and not first.walker.finished_walk:
         assert was_saved, "a walk that emitted records and was killed did not save its position"
+    if was_saved:
+        # What the walk learned and where its cursor stood come back whole: a lost memory
+        # would drop the tie groups it could not read from the end-of-walk report.
+        resumed = stored.walker(page_size)
+        assert resumed.memory == first.walker.memory, "the walk's memory changed on resume"
+        assert (resumed.cursor, resumed.cursor_kind) == (
+            first.walker.cursor,
+            first.walker.cursor_kind,
+        )
     second = stored.run(server, page_size)
     assert second.walker.resumed == was_saved
     assert WALK_KEY not in stored.entry, "a completed walk left its position behind"
