@@ -237,6 +237,14 @@ SWITCHES: dict[str, Switch] = {
             maximum=599,
         ),
         Switch(
+            "fail_after",
+            "int",
+            0,
+            "answer 503 to every API request after this many more (0 = off; counts from when "
+            "it is set)",
+            minimum=0,
+        ),
+        Switch(
             "force_body",
             "choice",
             "",

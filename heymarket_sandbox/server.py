@@ -169,6 +169,9 @@ class Handler(BaseHTTPRequestHandler):
         if cfg["force_status"]:
             self._forced(cfg["force_status"])
             return
+        if state.failing():
+            self._forced(503)
+            return
         wait = state.take_token()
         if wait is not None:
             extra = {}

@@ -67,6 +67,7 @@ class State:
         self.stats = Stats()
         self._reset_bucket()
         self._reset_faults()
+        self.fail_countdown: int | None = self.config["fail_after"] or None
         self.list_counter = 0
         self._req_prefix = os.urandom(3).hex()
         self._req_counter = itertools.count(1)
@@ -94,7 +95,19 @@ class State:
                 self._reset_bucket()
             if any(k.startswith("fault_") for k in values):
                 self._reset_faults()
+            if "fail_after" in values:
+                self.fail_countdown = new["fail_after"] or None
             return dict(new)
+
+    def failing(self) -> bool:
+        """True once `fail_after` API requests were answered since it was set."""
+        with self.lock:
+            if self.fail_countdown is None:
+                return False
+            if self.fail_countdown == 0:
+                return True
+            self.fail_countdown -= 1
+            return False
 
     def take_token(self) -> float | None:
         """None if the request may pass, else seconds until the next token."""

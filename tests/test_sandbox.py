@@ -459,6 +459,23 @@ def test_faults_reproducible(http):
     assert {200, -200} <= set(first) and set(first) & {500, 502, 503, -502, -503, -500}
 
 
+def test_fail_after_answers_503_from_the_chosen_request_on(http):
+    with Sandbox(contacts=100, fail_after=2) as sb:
+        assert [post(http, sb, "/v1/contacts").status_code for _ in range(4)] == [
+            200,
+            200,
+            503,
+            503,
+        ]
+        sb.configure(fail_after=1)  # counts again from when it is set
+        assert [post(http, sb, "/v1/tags").status_code for _ in range(3)] == [200, 503, 503]
+        r = post(http, sb, "/v1/tags")
+        assert r.json()["error"] == "internal_error"
+        assert r.json()["request_id"] == r.headers["X-Request-Id"]
+        sb.configure(fail_after=0)
+        assert post(http, sb, "/v1/contacts").status_code == 200
+
+
 def test_force_status(http):
     with Sandbox(contacts=100, force_status=403) as sb:
         r = post(http, sb, "/v1/contacts")

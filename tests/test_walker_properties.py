@@ -279,6 +279,20 @@ def assert_none_missing(
     assert not silent, f"missing {sorted(silent)} silently (reported: {sorted(reported)})"
 
 
+def assert_groups_reported_as_read(server: ModelServer, walk: Walk) -> None:
+    """Each unreadable group is reported once, with the number of its records emitted.
+
+    The end-of-walk warning tells the user how many records of the group were read; on a
+    server that does not change, that is exactly how many of the group the walk emitted.
+    """
+    reported = walk.walker.memory.incomplete_groups
+    groups = [g for g, _ in reported]
+    assert len(groups) == len(set(groups)), f"a group reported twice: {reported}"
+    for group, read in reported:
+        emitted = sum(1 for i in set(walk.ids) if server.group_of(i) == group)
+        assert read == emitted, f"group {group} reported as read {read}, emitted {emitted}"
+
+
 def assert_newest(walker: UpdatedCursorPaginator, server: ModelServer, ids: list[int]) -> None:
     """The next bookmark is the newest `updated` emitted: never later than data read."""
     newest = max((server.rows[i][0] for i in ids), default=None)
@@ -298,6 +312,7 @@ def test_a_full_walk_emits_every_record_once(server: ModelServer, page_size: int
     if server.page_mode != "ignore":
         # Only a server that ignores `page` can leave a group unreadable.
         assert walk.walker.memory.incomplete_groups == []
+    assert_groups_reported_as_read(server, walk)
 
 
 @PROPERTY
