@@ -64,7 +64,7 @@ clean:
 # make bench [BENCH_ARGS="--sizes 10000,100000 --with-1m --rate-limited --repeat 2"]
 # Baseline vs tap vs Meltano->DuckDB on the sandbox; see docs/benchmarks.md.
 # Mutation testing (docs/testing.md): mutmut over the walker, a walk's STATE, the --state
-# checks and the delete sweep, against the fast suite. Not part of CI (about an hour on 2
+# checks and the delete sweep, against the fast suite. Not part of CI (about 80 minutes on 2
 # cores). mutmut keeps its work in mutants/ and resumes there; `rm -rf mutants` starts over.
 .PHONY: mutate
 MUTATE_JOBS ?= 2
