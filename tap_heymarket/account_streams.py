@@ -141,7 +141,7 @@ class SurveysStream(FullTableStream):
 
     def prepare_request_payload(self, context: Context | None, next_page_token: t.Any) -> dict:
         """`{limit, page}`; the server may answer fewer than `limit`."""
-        return {"limit": int(self.config.get("page_size", 500)), "page": next_page_token or 1}
+        return {"limit": self.settings.page_size, "page": next_page_token or 1}
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """The page's surveys not read before (a repeated page ends the walk)."""

@@ -13,8 +13,9 @@ import sys
 
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
+from tap_heymarket.settings import InvalidConfigError
 from tap_heymarket.state import InvalidStateError
-from tap_heymarket.tap import InvalidConfigError, TapHeymarket
+from tap_heymarket.tap import TapHeymarket
 
 EXIT_FAILURE = 1
 

@@ -29,12 +29,13 @@ from tap_heymarket.errors import (
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.pagination import Page, PageRequest
 from tap_heymarket.records import ConformedRecordMessages
+from tap_heymarket.settings import Settings
 
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_heymarket.tap import TapHeymarket
 
 #: Network failures that a retry can fix. (`requests` wraps resets and refused
 #: connections in ConnectionError; truncated chunked bodies in ChunkedEncodingError.)
@@ -129,15 +130,30 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
+class TapServices(t.Protocol):
+    """What a stream needs of its tap (`TapHeymarket`, tap.py), shared by every stream."""
+
+    @property
+    def pacer(self) -> RequestPacer:
+        """The one pacer for the team's rate limit."""
+
+    @property
+    def settings(self) -> Settings:
+        """The settings, read once."""
+
+
 class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
     """Base class for Heymarket streams: every list endpoint is a JSON POST."""
 
     http_method = "POST"
 
-    def __init__(self, tap: TapHeymarket, *args: t.Any, **kwargs: t.Any) -> None:
+    def __init__(self, tap: Tap, *args: t.Any, **kwargs: t.Any) -> None:
+        services = t.cast("TapServices", tap)
+        #: The settings (tap_heymarket/settings.py), read once for the whole tap.
+        self.settings: Settings = services.settings
         super().__init__(tap, *args, **kwargs)
         #: The tap-wide pacer: all streams share the one rate limit.
-        self.pacer: RequestPacer = tap.pacer
+        self.pacer: RequestPacer = services.pacer
         #: The last answer `validate_response` decoded, for `parse_response` to reuse.
         self._decoded: tuple[requests.Response, Page] | None = None
 
@@ -152,7 +168,7 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
     @property
     def url_base(self) -> str:
         """`api_url` without a trailing slash (paths start with one)."""
-        return str(self.config["api_url"]).rstrip("/")
+        return self.settings.api_url
 
     @cached_property
     def authenticator(self) -> AuthBase:
@@ -167,7 +183,7 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
     @property
     def timeout(self) -> int:
         """Seconds to wait for one answer (`request_timeout`)."""
-        return int(self.config.get("request_timeout", 60))
+        return self.settings.request_timeout
 
     # -- requests and retries ---------------------------------------------------
 
@@ -181,8 +197,8 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
         attempt, retries included, first waits for the tap-wide pacer, which is told
         about each answer: a 429 slows it down, any other answer lets it recover.
         """
-        max_retries = int(self.config.get("max_retries", 8))
-        rate_limit_budget = float(self.config.get("max_rate_limit_wait", 900))
+        max_retries = self.settings.max_retries
+        rate_limit_budget = float(self.settings.max_rate_limit_wait)
 
         def with_retries(
             prepared_request: requests.PreparedRequest, context: Context | None
@@ -309,7 +325,7 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
     def decode_json(self, response: requests.Response, *, expect: type[_JSONT]) -> _JSONT:
         """The JSON body, which must be a `list` or a `dict` as the endpoint documents."""
         content = response.content
-        if b"\\u0000" in content and self.config.get("replace_nul_characters", True):
+        if b"\\u0000" in content and self.settings.replace_nul_characters:
             # U+0000 replaced in every string and key at once, in the JSON text itself
             # (conformance.py does it again only for values that do not come from here).
             content = without_nul(content)
@@ -374,7 +390,7 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
         # none): then conformance.py need not search them.
         content = response.content
         self.answer_is_clean = (
-            b"\\u0000" not in content or bool(self.config.get("replace_nul_characters", True))
+            b"\\u0000" not in content or self.settings.replace_nul_characters
         ) and b"\x00" not in content
         self.conformer()  # (checked once per answer: the records below use it as it is)
         cached = self._decoded

@@ -31,6 +31,7 @@ from singer_sdk.metrics import get_metrics_logger
 from tap_heymarket import field_columns
 from tap_heymarket.bookmark import BOOKMARK_KEY, REVS_KEY, WALK_KEY
 from tap_heymarket.client import HeymarketStream
+from tap_heymarket.settings import InvalidConfigError, has_credentials, semantic_config_errors
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -56,11 +57,6 @@ class FedContact(t.NamedTuple):
     custom: dict[str, t.Any]
 
 
-def has_credentials(config: t.Mapping[str, t.Any]) -> bool:
-    """True if an auth method is configured (complete or not)."""
-    return any(config.get(k) for k in ("api_secret_id", "api_secret_key", "api_key"))
-
-
 def read_contact_fields(tap: t.Any) -> list[dict[str, t.Any]]:
     """`POST /v1/contact-fields`: the team's fields, paced, retried and checked like
     every request (through the contact_fields stream's own request path)."""
@@ -84,8 +80,6 @@ def fields_for_discovery(tap: t.Any) -> list[dict[str, t.Any]] | None:
             "(contacts.custom and contact_field_values hold the values)"
         )
         return None
-    from tap_heymarket.tap import InvalidConfigError, semantic_config_errors
-
     errors = semantic_config_errors(tap.config)
     if errors:
         raise InvalidConfigError("invalid config: " + "; ".join(errors))

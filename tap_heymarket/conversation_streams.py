@@ -335,7 +335,7 @@ class ConversationsStream(UpdatedCursorStream):
         entry = self._walk_entry(create=False)
         walker = resume_walker(
             entry,
-            floor=walk_floor(entry, self.config.get("start_date")),
+            floor=walk_floor(entry, self.settings.start_date),
             page_size=self.page_size,
             logger=self.logger,
             label=walk.label,

@@ -310,7 +310,7 @@ class DeleteSweep(_SweepBase):
     @property
     def sweeping(self) -> bool:
         """This run sweeps the stream: `detect_deletes` is on and the stream is selected."""
-        return bool(self.config.get("detect_deletes")) and self.selected
+        return self.settings.detect_deletes and self.selected
 
     # -- the run -----------------------------------------------------------------
 
@@ -430,7 +430,7 @@ class DeleteSweep(_SweepBase):
                 self.name,
                 progress.version,
             )
-            if self.config.get("start_date"):
+            if self.settings.start_date:
                 self.logger.info(
                     "%s: start_date does not apply to a delete sweep: it reads every record",
                     self.name,

@@ -47,9 +47,6 @@ if t.TYPE_CHECKING:
 
     from tap_heymarket.pagination import Page
 
-#: Default of `messages_lookback_hours`.
-DEFAULT_LOOKBACK_HOURS = 72
-
 
 class MessageRequest:
     """One page token: the body to send. Compared by identity (never a false loop)."""
@@ -173,20 +170,18 @@ class MessagesStream(HeymarketStream):
         prober = Prober(self._ask, self.logger)
         learned = prober.run(Learned.from_state(stored.learned))
         strategy = choose(learned)
-        lookback = timedelta(
-            hours=int(self.config.get("messages_lookback_hours", DEFAULT_LOOKBACK_HOURS))
-        )
+        lookback = timedelta(hours=self.settings.messages_lookback_hours)
         self.logger.info(
             "%s: probed the API in %d requests: %s",
             self.name,
             prober.requests,
             learned.describe(),
         )
-        start = self.config.get("start_date")
+        start = self.settings.start_date
         walk = MessageWalk(
             strategy=strategy,
             learned=learned,
-            page_size=int(self.config.get("page_size", 500)),
+            page_size=self.settings.page_size,
             bookmark_updated=stored.updated,
             bookmark_date=stored.date,
             start_date=timestamps.parse(str(start)) if start else None,

@@ -32,6 +32,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import Stream
 
 from tap_heymarket.conformance import Conformer
+from tap_heymarket.settings import Settings
 from tap_heymarket.writer import BufferedMsgSpecWriter
 
 
@@ -46,6 +47,8 @@ class ConformedRecordMessages(Stream):
     alternate_columns: t.ClassVar[dict[str, str]] = {}
     #: Fields that decode parses strictly (besides the keys): not looked at again.
     checked_fields: t.ClassVar[tuple[str, ...]] = ()
+    #: The tap's settings (set by `HeymarketStream`, client.py).
+    settings: Settings
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,7 +73,7 @@ class ConformedRecordMessages(Stream):
                 logger=self.logger,
                 trusted=frozenset(trusted),
                 alternates=self.alternate_columns,
-                replace_nul=bool(self.config.get("replace_nul_characters", True)),
+                replace_nul=self.settings.replace_nul_characters,
             )
             # The selection walk can pop nothing when every breadcrumb is selected.
             plan.mask, plan.all_selected = mask, all(mask.values())

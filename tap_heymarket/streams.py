@@ -58,11 +58,11 @@ class UpdatedCursorStream(HeymarketStream):
     @property
     def page_size(self) -> int:
         """`page_size` from config, or the endpoint's fixed page."""
-        return self.fixed_page_size or int(self.config.get("page_size", 500))
+        return self.fixed_page_size or self.settings.page_size
 
     def _floor(self, context: Context | None) -> datetime | None:
         """Oldest `updated` to extract (`bookmark.walk_floor`)."""
-        return walk_floor(self.get_context_state(context), self.config.get("start_date"))
+        return walk_floor(self.get_context_state(context), self.settings.start_date)
 
     def get_new_paginator(self) -> BaseAPIPaginator[PageRequest]:
         """A walker from the top, or from the cursor of an interrupted walk."""
