@@ -26,6 +26,7 @@ from tap_heymarket.errors import (
     request_id,
     status_message,
 )
+from tap_heymarket.metrics import log_counter
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.pagination import Page, PageRequest
 from tap_heymarket.records import ConformedRecordMessages
@@ -156,6 +157,17 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
         self.pacer: RequestPacer = services.pacer
         #: The last answer `validate_response` decoded, for `parse_response` to reuse.
         self._decoded: tuple[requests.Response, Page] | None = None
+
+    def metric(self, name: str, value: int) -> None:
+        """A counter of this stream in the SDK's METRIC log format (metrics.py)."""
+        log_counter(name, value, stream=self.name)
+
+    def write_state_now(self) -> None:
+        """Emit this stream's STATE now, e.g. after a page's records (the SDK writes STATE
+        only every 10,000 records and at the end of a stream)."""
+        self.state_manager.is_flushed = False
+        # Private SDK call: a Stream has no public method that writes its STATE message.
+        self._write_state_message()
 
     @property
     def emit_activate_version_messages(self) -> bool:

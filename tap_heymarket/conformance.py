@@ -44,7 +44,6 @@ tests/test_conformance.py proves the guarantee on arbitrary JSON values (Hypothe
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import operator
@@ -53,10 +52,9 @@ import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
 
-from singer_sdk.metrics import get_metrics_logger
-
 from tap_heymarket import timestamps
 from tap_heymarket.fast_checks import compile_check
+from tap_heymarket.metrics import log_counter
 
 #: The tap's column for what does not fit, or is not in the schema.
 EXTRA_FIELDS = "extra_fields"
@@ -682,13 +680,7 @@ class Conformer:
     def flush_metrics(self) -> None:
         """One `values_not_conformed` counter per field met since the last flush."""
         for key, count in sorted(self.not_conformed.items()):
-            point = {
-                "type": "counter",
-                "metric": "values_not_conformed",
-                "value": count,
-                "tags": {"stream": self.stream, "field": key},
-            }
-            get_metrics_logger().info("METRIC: %s", json.dumps(point, separators=(",", ":")))
+            log_counter("values_not_conformed", count, stream=self.stream, field=key)
         self.not_conformed.clear()
 
 

@@ -22,11 +22,9 @@
 
 from __future__ import annotations
 
-import json
 import typing as t
 
 from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
-from singer_sdk.metrics import get_metrics_logger
 
 from tap_heymarket import field_columns
 from tap_heymarket.bookmark import BOOKMARK_KEY, REVS_KEY, WALK_KEY
@@ -125,16 +123,6 @@ class ContactChild(HeymarketStream):
     ) -> t.Iterable[Context | None]:
         """No children: skip the SDK's per-record child-context work."""
         return ()
-
-    def write_state_now(self) -> None:
-        """Emit STATE now (before rows that depend on what it records)."""
-        self.state_manager.is_flushed = False
-        self._write_state_message()
-
-    def metric(self, name: str, value: int) -> None:
-        """A counter in the SDK's METRIC log format."""
-        point = {"type": "counter", "metric": name, "value": value, "tags": {"stream": self.name}}
-        get_metrics_logger().info("METRIC: %s", json.dumps(point, separators=(",", ":")))
 
     def get_new_paginator(self) -> BaseAPIPaginator:
         """Never used: rows come from the feed (`get_records`)."""

@@ -56,6 +56,7 @@ from singer_sdk import StreamSchema
 
 from tap_heymarket.bookmark import record_page, resume_walker, walk_floor
 from tap_heymarket.errors import HeymarketFatalError, status_message
+from tap_heymarket.loss_report import report_incomplete_groups
 from tap_heymarket.pagination import UpdatedCursorPaginator
 from tap_heymarket.state import state_errors
 from tap_heymarket.streams import SCHEMAS, UpdatedCursorStream
@@ -271,11 +272,11 @@ class ConversationsStream(UpdatedCursorStream):
                 "closed conversations" if closed else "conversations",
             )
         if unreadable:
-            self._metric("inboxes_unreadable", len(unreadable))
+            self.metric("inboxes_unreadable", len(unreadable))
         if self._groups_incomplete:
-            self._metric("tie_groups_incomplete", self._groups_incomplete)
+            self.metric("tie_groups_incomplete", self._groups_incomplete)
             if self._missed:
-                self._metric("records_missed", self._missed)
+                self.metric("records_missed", self._missed)
         self.logger.info(
             "%s: %d conversations emitted; %d repeated at the same version (an API that "
             "ignores filters.closed) skipped",
@@ -377,8 +378,7 @@ class ConversationsStream(UpdatedCursorStream):
         (`bookmark.record_page`)."""
         if record_page(self._walk_entry(create=True), walker):
             self._log_walk_summary(walker)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.write_state_now()
 
     def _log_walk_summary(self, walker: UpdatedCursorPaginator) -> None:
         walk = self._walk
@@ -401,36 +401,17 @@ class ConversationsStream(UpdatedCursorStream):
         """Name the tie groups the API would not page through, and count what is missing
         when a full walk can (the count endpoint, with the walk's user id and filters)."""
         groups = walker.memory.incomplete_groups
-        missing: int | None = None
-        if walker.floor is None and not walker.resumed:
-            total = self.api_count()
-            if total is not None:
-                missing = max(total - walker.emitted, 0)
-                if missing == 0:
-                    self.logger.info(
-                        "%s: the API counts %d and all were extracted; the tie groups that "
-                        "could not be paged through were complete",
-                        walk.label,
-                        total,
-                    )
-                    return
-        listed = ", ".join(f"{at} ({read} read)" for at, read in groups[:5])
-        if len(groups) > 5:
-            listed += f" and {len(groups) - 5} more"
-        how_many = (
-            f"{missing} conversation(s) are missing (the API counts {missing + walker.emitted}, "
-            f"{walker.emitted} were extracted)"
-            if missing is not None
-            else "an unknown number may be missing (a full sync counts them)"
-        )
-        self.logger.warning(
-            "%s: %d tie group(s) could not be read in full because the API clamps `limit` "
-            "and ignores `page`: %s; %s",
+        full = walker.floor is None and not walker.resumed
+        missing = report_incomplete_groups(
+            self.logger,
             walk.label,
-            len(groups),
-            listed,
-            how_many,
+            groups,
+            emitted=walker.emitted,
+            total=self.api_count() if full else None,
+            noun="conversation",
         )
+        if missing == 0:
+            return
         self._groups_incomplete += len(groups)
         if missing is None or self._missed is None:
             self._missed = None

@@ -371,8 +371,7 @@ class DeleteSweep(_SweepBase):
         else:
             sweep.walk = walker.checkpoint()
         self.get_context_state(None)[SWEEP_KEY] = sweep.to_state()
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.write_state_now()
 
     # -- start and end -----------------------------------------------------------
 
@@ -466,7 +465,7 @@ class DeleteSweep(_SweepBase):
                 self.name,
                 "; ".join(reasons),
             )
-            self._metric("delete_sweep_not_activated", 1)
+            self.metric("delete_sweep_not_activated", 1)
         else:
             # Private SDK method: one ACTIVATE_VERSION per stream map (alias) of the stream.
             self._write_activate_version_message(sweep.version)
@@ -492,8 +491,7 @@ class DeleteSweep(_SweepBase):
                         "requests": sweep.requests,
                     }
                 )
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.write_state_now()
 
     # -- rounds ------------------------------------------------------------------
 

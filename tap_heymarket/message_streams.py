@@ -9,17 +9,16 @@ STATE of the stream, and the rules that read and write it, are in `message_bookm
 
 from __future__ import annotations
 
-import json
 import typing as t
 from datetime import timedelta
 
 from singer_sdk import StreamSchema
-from singer_sdk.metrics import get_metrics_logger
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_heymarket import timestamps
 from tap_heymarket.client import HeymarketStream, describe_answer
 from tap_heymarket.errors import HeymarketFatalError, MalformedResponseError
+from tap_heymarket.loss_report import report_incomplete_groups
 from tap_heymarket.message_bookmark import (
     CREATED_KEY,
     STRATEGY_KEY,
@@ -254,8 +253,7 @@ class MessagesStream(HeymarketStream):
             if state.get("replication_key_value"):
                 state["replication_key"] = self.replication_key
             self._report(walk)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.write_state_now()
 
     def _report(self, walk: MessageWalk) -> None:
         """One INFO summary; a WARNING (and metrics) for anything that may be missing."""
@@ -274,34 +272,18 @@ class MessagesStream(HeymarketStream):
             total = self._count({})
         counted_missing = None if total is None or not full else max(total - walk.emitted, 0)
         if groups:
-            listed = ", ".join(f"{at} ({read} read)" for at, read in groups[:5])
-            if len(groups) > 5:
-                listed += f" and {len(groups) - 5} more"
-            if counted_missing == 0:
-                self.logger.info(
-                    "%s: the API counts %d and all were read; the tie groups that could not "
-                    "be paged through were complete",
-                    self.name,
-                    total,
-                )
-                return
-            how_many = (
-                f"{counted_missing} message(s) are missing (the API counts {total}, "
-                f"{walk.emitted} were read)"
-                if counted_missing is not None
-                else "an unknown number of messages may be missing (a full sync counts them)"
-            )
-            self.logger.warning(
-                "%s: %d tie group(s) could not be read in full because the API clamps `limit` "
-                "and ignores `page`: %s; %s",
+            missing = report_incomplete_groups(
+                self.logger,
                 self.name,
-                len(groups),
-                listed,
-                how_many,
+                groups,
+                emitted=walk.emitted,
+                total=total if full else None,
+                noun="message",
             )
-            self._metric("tie_groups_incomplete", len(groups))
-            if counted_missing is not None:
-                self._metric("records_missed", counted_missing)
+            if missing != 0:
+                self.metric("tie_groups_incomplete", len(groups))
+                if missing is not None:
+                    self.metric("records_missed", missing)
             return
         if shortfall is not None:
             missing = shortfall[0]
@@ -315,7 +297,7 @@ class MessagesStream(HeymarketStream):
                 f"with {walk.key} at or after {floor}" if floor else "in all",
             )
             if missing is not None:
-                self._metric("records_missed", missing)
+                self.metric("records_missed", missing)
             return
         if counted_missing:
             self.logger.warning(
@@ -325,14 +307,9 @@ class MessagesStream(HeymarketStream):
                 walk.emitted,
                 counted_missing,
             )
-            self._metric("records_missed", counted_missing)
+            self.metric("records_missed", counted_missing)
         elif total is not None:
             self.logger.info("%s: the API counts %d messages; all were read", self.name, total)
-
-    def _metric(self, name: str, value: int) -> None:
-        """A counter in the SDK's METRIC log format, for log-based monitoring."""
-        point = {"type": "counter", "metric": name, "value": value, "tags": {"stream": self.name}}
-        get_metrics_logger().info("METRIC: %s", json.dumps(point, separators=(",", ":")))
 
     def _increment_stream_state(
         self,

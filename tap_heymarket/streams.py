@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import typing as t
 from datetime import datetime
 
 from singer_sdk import SchemaDirectory, StreamSchema
-from singer_sdk.metrics import get_metrics_logger
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 
 from tap_heymarket import schemas
@@ -15,6 +13,7 @@ from tap_heymarket.bookmark import BOOKMARK_KEY, record_page, resume_walker, wal
 from tap_heymarket.client import HeymarketStream, with_cursor_values
 from tap_heymarket.contact_feed import ContactFeed
 from tap_heymarket.deletes import DeleteSweep
+from tap_heymarket.loss_report import report_incomplete_groups
 from tap_heymarket.pagination import PageRequest, UpdatedCursorPaginator
 
 if t.TYPE_CHECKING:
@@ -103,8 +102,7 @@ class UpdatedCursorStream(HeymarketStream):
             if state.get(BOOKMARK_KEY):
                 state["replication_key"] = self.replication_key
             self._log_walk_summary(walker)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.write_state_now()
 
     def _log_walk_summary(self, walker: UpdatedCursorPaginator) -> None:
         self.logger.info(
@@ -129,45 +127,18 @@ class UpdatedCursorStream(HeymarketStream):
         counted.
         """
         groups = walker.memory.incomplete_groups
-        listed = ", ".join(f"{at} ({read} read)" for at, read in groups[:5])
-        if len(groups) > 5:
-            listed += f" and {len(groups) - 5} more"
-        missing: int | None = None
-        if self.count_path and walker.floor is None and not walker.resumed:
-            total = self.api_count()
-            if total is not None:
-                missing = max(total - walker.emitted, 0)
-                if missing == 0:
-                    self.logger.info(
-                        "%s: the API counts %d and all %d were extracted; the tie groups "
-                        "that could not be paged through were complete",
-                        self.name,
-                        total,
-                        walker.emitted,
-                    )
-                    return
-        how_many = (
-            f"{missing} record(s) are missing (the API counts {missing + walker.emitted}, "
-            f"{walker.emitted} were extracted)"
-            if missing is not None
-            else "an unknown number of records may be missing (a full sync counts them)"
-        )
-        self.logger.warning(
-            "%s: %d tie group(s) could not be read in full because the API clamps `limit` "
-            "and ignores `page`: %s; %s",
+        full = self.count_path and walker.floor is None and not walker.resumed
+        missing = report_incomplete_groups(
+            self.logger,
             self.name,
-            len(groups),
-            listed,
-            how_many,
+            groups,
+            emitted=walker.emitted,
+            total=self.api_count() if full else None,
         )
-        self._metric("tie_groups_incomplete", len(groups))
-        if missing is not None:
-            self._metric("records_missed", missing)
-
-    def _metric(self, name: str, value: int) -> None:
-        """A counter in the SDK's METRIC log format, for log-based monitoring."""
-        point = {"type": "counter", "metric": name, "value": value, "tags": {"stream": self.name}}
-        get_metrics_logger().info("METRIC: %s", json.dumps(point, separators=(",", ":")))
+        if missing != 0:
+            self.metric("tie_groups_incomplete", len(groups))
+            if missing is not None:
+                self.metric("records_missed", missing)
 
     def count_body(self) -> dict[str, t.Any]:
         """The body of the count request: empty, unless the endpoint needs filters."""
