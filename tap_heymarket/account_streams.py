@@ -1,4 +1,5 @@
-"""The account around the contacts: inboxes, team members, templates and surveys.
+"""The account around the contacts: contact fields, tags, inboxes, team members, templates
+and surveys.
 
 These are the dimensions that messages and conversations point at. Each endpoint has
 its own shape, and the docs leave parts of each unsaid (see ../shared/heymarket-api.md):
@@ -21,10 +22,9 @@ import typing as t
 from singer_sdk import StreamSchema
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 
-from tap_heymarket.client import HeymarketStream
-from tap_heymarket.deletes import DeleteSweep
+from tap_heymarket.client import SCHEMAS, HeymarketStream
 from tap_heymarket.pagination import Page
-from tap_heymarket.streams import SCHEMAS, UpdatedCursorStream
+from tap_heymarket.swept_stream import SweptStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -35,6 +35,33 @@ class FullTableStream(HeymarketStream):
     """A stream read whole on every run: no bookmark, no date cursor."""
 
     replication_key = None
+
+
+class ContactFieldsStream(FullTableStream):
+    """Custom contact field definitions, from `POST /v1/contact-fields` (full table)."""
+
+    name = "contact_fields"
+    path = "/v1/contact-fields"
+    primary_keys = ("id",)
+    schema = StreamSchema(SCHEMAS)
+
+    def get_new_paginator(self) -> BaseAPIPaginator:
+        """One request returns every field."""
+        return SinglePagePaginator()
+
+    def prepare_request_payload(self, context: Context | None, next_page_token: t.Any) -> dict:
+        """An empty JSON object."""
+        return {}
+
+
+class TagsStream(SweptStream):
+    """Tags, from `POST /v1/tags` (30 per page, newest first), incremental on `updated`."""
+
+    name = "tags"
+    path = "/v1/tags"
+    primary_keys = ("id",)
+    schema = StreamSchema(SCHEMAS)
+    fixed_page_size = 30
 
 
 class SingleGetStream(FullTableStream):
@@ -87,7 +114,7 @@ class TeamMembersStream(SingleGetStream):
         return self.checked_page(rows, response)
 
 
-class TemplatesStream(DeleteSweep, UpdatedCursorStream):
+class TemplatesStream(SweptStream):
     """Templates, from `POST /v1/templates` (30 per page, newest first), incremental."""
 
     name = "templates"

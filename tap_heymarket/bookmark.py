@@ -1,7 +1,7 @@
 """A walk's bookmark in STATE: where a run starts, where it resumes, what a page writes.
 
-One state entry per walk (the stream's own for contacts and tags, one per inbox and
-status for conversations, see `conversation_streams.py`) holds:
+One state entry per walk (the stream's own for contacts, tags and templates, one per inbox
+and status for conversations; the whole layout is in state_keys.py) holds:
 
 * `replication_key_value`: the newest `updated` emitted by the last completed walk;
 * `revs_at_bookmark`: `[[id, rev], ...]` of the records emitted at exactly that time, so
@@ -20,18 +20,12 @@ import typing as t
 
 from tap_heymarket import timestamps
 from tap_heymarket.pagination import UpdatedCursorPaginator
+from tap_heymarket.state_keys import BOOKMARK_KEY, REVS_KEY, WALK_KEY
 from tap_heymarket.walk_state import revs_from_state, revs_to_state
 
 if t.TYPE_CHECKING:
     import logging
     from datetime import datetime
-
-#: Key of the newest `updated` of the last completed walk (the SDK's bookmark key).
-BOOKMARK_KEY = "replication_key_value"
-#: Key of the resumable walk inside a state entry.
-WALK_KEY = "walk"
-#: Key of the `[[id, rev], ...]` of the records emitted at exactly the bookmark.
-REVS_KEY = "revs_at_bookmark"
 
 
 def walk_floor(entry: t.Mapping[str, t.Any], start_date: t.Any) -> datetime | None:

@@ -12,10 +12,11 @@ from functools import cached_property
 
 import msgspec
 import requests
+from singer_sdk import SchemaDirectory
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams import RESTStream
 
-from tap_heymarket import __version__, timestamps
+from tap_heymarket import __version__, schemas, timestamps
 from tap_heymarket.auth import authenticator_from_config
 from tap_heymarket.conformance import API_EXTRA_FIELDS, EXTRA_FIELDS
 from tap_heymarket.errors import (
@@ -143,6 +144,10 @@ class TapServices(t.Protocol):
         """The settings, read once."""
 
 
+#: `tap_heymarket/schemas/<stream name>.json`, read as package resources.
+SCHEMAS = SchemaDirectory(schemas)
+
+
 class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
     """Base class for Heymarket streams: every list endpoint is a JSON POST."""
 
@@ -150,6 +155,8 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
 
     def __init__(self, tap: Tap, *args: t.Any, **kwargs: t.Any) -> None:
         services = t.cast("TapServices", tap)
+        #: The tap, for what a stream asks of it besides its own config.
+        self.heymarket_tap = tap
         #: The settings (tap_heymarket/settings.py), read once for the whole tap.
         self.settings: Settings = services.settings
         super().__init__(tap, *args, **kwargs)

@@ -1,6 +1,6 @@
 """What `contacts` does for the streams built from its records.
 
-`ContactsStream` (streams.py) mixes in `ContactFeed`, which adds:
+`ContactsStream` (contact_streams.py) holds a `ContactFeed`, which adds:
 
 * the custom-field columns (`cf_...`, see field_columns.py): read from
   `POST /v1/contact-fields` when `--discover` runs with credentials, filled from
@@ -27,24 +27,18 @@ import typing as t
 from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
 
 from tap_heymarket import field_columns
-from tap_heymarket.bookmark import BOOKMARK_KEY, REVS_KEY, WALK_KEY
 from tap_heymarket.client import HeymarketStream
 from tap_heymarket.settings import InvalidConfigError, has_credentials, semantic_config_errors
+from tap_heymarket.state_keys import BOOKMARK_KEY, REVS_KEY, SELECTED_KEY, WALK_KEY
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
     from singer_sdk.pagination import BaseAPIPaginator
 
-    from tap_heymarket.pagination import PageRequest, UpdatedCursorPaginator
-    from tap_heymarket.streams import UpdatedCursorStream
-
-    _FeedBase = UpdatedCursorStream
-else:
-    _FeedBase = object
-
-#: Contacts-state key: the streams (of contacts and its children) selected when the
-#: bookmark and the walk in that state were written.
-SELECTED_KEY = "selected_at_bookmark"
+#: Reads the team's custom fields (`POST /v1/contact-fields`), through a stream's own
+#: request path: paced, retried and checked like every request.
+FieldsReader = t.Callable[[], list[dict[str, t.Any]]]
 
 
 class FedContact(t.NamedTuple):
@@ -55,15 +49,7 @@ class FedContact(t.NamedTuple):
     custom: dict[str, t.Any]
 
 
-def read_contact_fields(tap: t.Any) -> list[dict[str, t.Any]]:
-    """`POST /v1/contact-fields`: the team's fields, paced, retried and checked like
-    every request (through the contact_fields stream's own request path)."""
-    from tap_heymarket.streams import ContactFieldsStream
-
-    return list(ContactFieldsStream(tap).request_records(None))
-
-
-def fields_for_discovery(tap: t.Any) -> list[dict[str, t.Any]] | None:
+def fields_for_discovery(tap: Tap, read_fields: FieldsReader) -> list[dict[str, t.Any]] | None:
     """The fields that get columns, when this tap is running `--discover`.
 
     None when it is not, or when no credentials are configured (the checked-in
@@ -81,7 +67,7 @@ def fields_for_discovery(tap: t.Any) -> list[dict[str, t.Any]] | None:
     errors = semantic_config_errors(tap.config)
     if errors:
         raise InvalidConfigError("invalid config: " + "; ".join(errors))
-    fields = read_contact_fields(tap)
+    fields = read_fields()
     tap.logger.info("Custom-field columns: %d fields read from the API", len(fields))
     return fields
 
@@ -133,101 +119,105 @@ class ContactChild(HeymarketStream):
         raise NotImplementedError
 
 
-class ContactFeed(_FeedBase):
-    """Mixed into ContactsStream (before UpdatedCursorStream): see the module docstring."""
+class ContactFeed:
+    """Held by `ContactsStream`: the custom-field columns and the feed of its children
+    (see the module docstring). The stream calls it at the start of a sync (`start`),
+    for every record (`fill_columns`, `note`) and at the end of every answer (`deliver`,
+    before the answer's STATE)."""
 
-    #: The contacts schema without custom-field columns (a StreamSchema on the class).
-    base_schema: t.ClassVar[t.Any]
-
-    def __init__(self, tap: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
-        # Set first: the schema is read on first use, whenever that is.
-        self._heymarket_tap = tap
-        self._contacts_schema: dict | None = None
-        super().__init__(tap, *args, **kwargs)
+    def __init__(self, stream: HeymarketStream, read_fields: FieldsReader) -> None:
+        self._stream = stream
+        self._read_fields = read_fields
+        self._with_columns: dict | None = None
         self._feed: list[FedContact] = []
         self._fed: list[ContactChild] = []
         self._answers = 0
         #: (column, field key or None for a field that no longer exists) per column.
         self._columns: list[tuple[str, str | None]] = []
 
-    @property
-    def schema(self) -> dict:
+    def schema(self, base: dict[str, t.Any]) -> dict:
         """The contacts schema, plus the custom-field columns when `--discover` runs with
         credentials. Built on first use: `--discover` builds the streams (to check the
         state) before it starts discovering, and first asks for schemas after."""
-        if self._contacts_schema is None:
-            fields = fields_for_discovery(self._heymarket_tap)
-            base: dict[str, t.Any] = self.base_schema
-            self._contacts_schema = (
-                field_columns.schema_with_columns(base, fields) if fields else base
-            )
-        return self._contacts_schema
+        if self._with_columns is None:
+            fields = fields_for_discovery(self._stream.heymarket_tap, self._read_fields)
+            self._with_columns = field_columns.schema_with_columns(base, fields) if fields else base
+        return self._with_columns
 
     # -- the start of a sync ----------------------------------------------------
 
-    def get_new_paginator(self) -> BaseAPIPaginator[PageRequest]:
-        """Decide what this run feeds and fills, then start the walk."""
+    def start(self) -> None:
+        """Decide what this run feeds and fills (before the walk starts)."""
+        stream = self._stream
         self._fed = [
             c
-            for c in self.child_streams
+            for c in stream.child_streams
             if isinstance(c, ContactChild) and (c.selected or c.has_selected_descendents)
         ]
         self._feed = []
         self._check_selection()
-        self._columns = self._plan_columns() if self.selected else []
-        return super().get_new_paginator()
+        self._columns = self._plan_columns() if stream.selected else []
+
+    def stop_feeding(self) -> None:
+        """Feed no child this run (a delete sweep: the children follow the regular runs)."""
+        self._fed = []
 
     def _check_selection(self) -> None:
         """A stream that the bookmark did not feed makes this run read every contact."""
-        state = self.get_context_state(None)
-        selected = sorted(([self.name] if self.selected else []) + [c.name for c in self._fed])
+        stream = self._stream
+        state = stream.get_context_state(None)
+        selected = sorted(([stream.name] if stream.selected else []) + [c.name for c in self._fed])
         recorded = state.get(SELECTED_KEY)
         started = state.get(BOOKMARK_KEY) or state.get(WALK_KEY)
         if isinstance(recorded, list) and started:
             added = sorted(set(selected) - set(recorded))
             if added:
-                self.logger.info(
+                stream.logger.info(
                     "%s: %s was not selected when the bookmark was set; reading every "
                     "contact so that it starts complete",
-                    self.name,
+                    stream.name,
                     " and ".join(added),
                 )
                 for key in (BOOKMARK_KEY, REVS_KEY, WALK_KEY):
                     state.pop(key, None)
         elif recorded is not None and not isinstance(recorded, list):
-            self.logger.warning("%s: ignoring a malformed %s in the state", self.name, SELECTED_KEY)
+            stream.logger.warning(
+                "%s: ignoring a malformed %s in the state", stream.name, SELECTED_KEY
+            )
         state[SELECTED_KEY] = selected
 
     def _plan_columns(self) -> list[tuple[str, str | None]]:
         """The catalog's custom-field columns, checked against the team's current fields."""
-        columns = field_columns.columns_in(self.effective_schema)
+        stream = self._stream
+        schema = stream.effective_schema
+        columns = field_columns.columns_in(schema)
         if not columns:
             return []
-        live = {str(f["id"]): f.get("title") for f in read_contact_fields(self._heymarket_tap)}
-        titles = {name: self.effective_schema["properties"][name].get("title") for name in columns}
+        live = {str(f["id"]): f.get("title") for f in self._read_fields()}
+        titles = {name: schema["properties"][name].get("title") for name in columns}
         for name, key in sorted(columns.items()):
             if key not in live:
-                self.logger.info(
+                stream.logger.info(
                     "%s: column %s: field %s no longer exists; the column stays null",
-                    self.name,
+                    stream.name,
                     name,
                     key,
                 )
             elif live[key] != titles[name]:
-                self.logger.info(
+                stream.logger.info(
                     "%s: column %s: field %s is now titled %r; the column keeps its values "
                     "until the catalog is discovered again (then it is named from the new title)",
-                    self.name,
+                    stream.name,
                     name,
                     key,
                     live[key],
                 )
         without = sorted(set(live) - set(columns.values()), key=field_columns.slug)
         if without:
-            self.logger.info(
+            stream.logger.info(
                 "%s: %d custom field(s) have no column in this catalog (%s); their values are "
                 "in custom and contact_field_values; discover again to add columns",
-                self.name,
+                stream.name,
                 len(without),
                 ", ".join(repr(live[k]) for k in without[:5])
                 + (" ..." if len(without) > 5 else ""),
@@ -236,7 +226,7 @@ class ContactFeed(_FeedBase):
 
     # -- every record ---------------------------------------------------------------
 
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+    def fill_columns(self, row: dict) -> dict:
         """Fill the custom-field columns from `custom`."""
         if self._columns:
             custom = row.get("custom")
@@ -246,11 +236,9 @@ class ContactFeed(_FeedBase):
                 row[name] = None if key is None else field_columns.as_text(custom.get(key))
         return row
 
-    def generate_child_contexts(
-        self, record: dict, context: Context | None
-    ) -> t.Iterable[Context | None]:
-        """No child sync per contact: note the contact for the children, fed per answer."""
-        if self._fed and self.stream_maps[0].get_filter_result(record):
+    def note(self, record: dict) -> None:
+        """Note the contact for the children, fed once per answer."""
+        if self._fed and self._stream.stream_maps[0].get_filter_result(record):
             custom = record.get("custom")
             self._feed.append(
                 FedContact(
@@ -259,17 +247,13 @@ class ContactFeed(_FeedBase):
                     dict(custom) if isinstance(custom, dict) else {},
                 )
             )
-        return ()
 
     # -- the end of every answer ----------------------------------------------------
 
-    def _checkpoint(self, walker: UpdatedCursorPaginator) -> None:
-        """Deliver the answer's contacts to the children, then write the walk's STATE."""
-        if self._feed:
-            self._deliver()
-        super()._checkpoint(walker)
-
-    def _deliver(self) -> None:
+    def deliver(self) -> None:
+        """Sync every fed child once with the answer's contacts (before its STATE)."""
+        if not self._feed:
+            return
         batch, self._feed = self._feed, []
         self._answers += 1
         for child in self._fed:

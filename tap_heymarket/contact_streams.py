@@ -1,4 +1,8 @@
-"""Streams built from the contacts the contacts walk reads (see contact_feed.py).
+"""`contacts`, and the streams built from the contacts its walk reads (contact_feed.py).
+
+* `contacts`: `POST /v1/contacts`, newest first by `updated`, incremental, swept for
+  deletes (swept_stream.py); its `ContactFeed` adds the custom-field columns and feeds
+  the two streams below once per answer.
 
 * `contact_field_values`: one row per contact and `custom` key, from the contact records
   themselves (no request). A cleared value reaches an upserting warehouse as a row with
@@ -17,17 +21,76 @@ import typing as t
 
 from singer_sdk import StreamSchema
 
-from tap_heymarket.contact_feed import ContactChild, FedContact
+from tap_heymarket.account_streams import ContactFieldsStream
+from tap_heymarket.client import SCHEMAS
+from tap_heymarket.contact_feed import ContactChild, ContactFeed, FedContact
 from tap_heymarket.errors import HeymarketFatalError, describe_request, request_id
 from tap_heymarket.field_columns import as_text, id_order
-from tap_heymarket.streams import SCHEMAS, ContactsStream
+from tap_heymarket.state_keys import FIELD_KEYS_KEY as KEYS_KEY
+from tap_heymarket.swept_stream import SweptStream
 
 if t.TYPE_CHECKING:
     import requests
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
+    from singer_sdk.pagination import BaseAPIPaginator
 
-#: contact_field_values state: every key this stream has emitted a value for.
-KEYS_KEY = "field_keys"
+    from tap_heymarket.pagination import UpdatedCursorPaginator
+    from tap_heymarket.walk_state import PageRequest
+
+
+class ContactsStream(SweptStream):
+    """Contacts, from `POST /v1/contacts`, incremental on `updated`.
+
+    Its `feed` (contact_feed.py) adds the custom-field columns and feeds the child
+    streams (contact_field_values, contact_status) once per answer, in `_checkpoint`:
+    after each answer's records and before its STATE.
+    """
+
+    name = "contacts"
+    path = "/v1/contacts"
+    count_path = "/v1/contacts/count"
+    primary_keys = ("id",)
+    #: Without custom-field columns; `ContactFeed.schema` adds them.
+    base_schema = StreamSchema(SCHEMAS, key="contacts")
+
+    def __init__(self, tap: Tap, *args: t.Any, **kwargs: t.Any) -> None:
+        # Built first: the SDK reads the schema while it builds the stream.
+        self.feed = ContactFeed(self, self._read_contact_fields)
+        super().__init__(tap, *args, **kwargs)
+
+    def _read_contact_fields(self) -> list[dict[str, t.Any]]:
+        """`POST /v1/contact-fields`, through the contact_fields stream's request path."""
+        return list(ContactFieldsStream(self.heymarket_tap).request_records(None))
+
+    @property
+    def schema(self) -> dict:
+        """The contacts schema, with a column per custom field once discovered."""
+        return self.feed.schema(self.base_schema)
+
+    def get_new_paginator(self) -> BaseAPIPaginator[PageRequest]:
+        """Plan the feed and the columns, then start the walk (or the sweep)."""
+        self.feed.start()
+        if self.sweeping:
+            # The streams fed from contacts follow the regular runs, not a sweep.
+            self.feed.stop_feeding()
+        return super().get_new_paginator()
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Fill the custom-field columns from `custom`."""
+        return self.feed.fill_columns(row)
+
+    def generate_child_contexts(
+        self, record: dict, context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """No child sync per contact: the contact is noted for the children, fed per answer."""
+        self.feed.note(record)
+        return ()
+
+    def _checkpoint(self, walker: UpdatedCursorPaginator) -> None:
+        """Deliver the answer's contacts to the children, then write the walk's STATE."""
+        self.feed.deliver()
+        super()._checkpoint(walker)
 
 
 class ContactFieldValuesStream(ContactChild):

@@ -54,12 +54,13 @@ from dataclasses import dataclass, field
 
 from singer_sdk import StreamSchema
 
+from tap_heymarket.account_streams import InboxesStream, TeamMembersStream
 from tap_heymarket.bookmark import record_page, resume_walker, walk_floor
+from tap_heymarket.client import SCHEMAS
+from tap_heymarket.cursor_stream import UpdatedCursorStream
 from tap_heymarket.errors import HeymarketFatalError, status_message
 from tap_heymarket.loss_report import report_incomplete_groups
 from tap_heymarket.pagination import UpdatedCursorPaginator
-from tap_heymarket.state import state_errors
-from tap_heymarket.streams import SCHEMAS, UpdatedCursorStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -164,9 +165,8 @@ class ConversationsStream(UpdatedCursorStream):
     primary_keys = ("id",)
     schema = StreamSchema(SCHEMAS)
 
-    def __init__(self, tap: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(tap, *args, **kwargs)
-        self._tap_for_reads = tap
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
         self._walk: Walk | None = None
         self._walker_key: str | None = None
         self._member = 0
@@ -205,9 +205,7 @@ class ConversationsStream(UpdatedCursorStream):
 
     def _read_account(self) -> tuple[list[dict[str, t.Any]], list[int]]:
         """`GET /v1/inboxes` and `GET /v1/team`, whether or not their streams are selected."""
-        from tap_heymarket.account_streams import InboxesStream, TeamMembersStream
-
-        tap = self._tap_for_reads
+        tap = self.heymarket_tap
         inboxes = list(InboxesStream(tap).request_records(None))
         try:
             team = [m["id"] for m in TeamMembersStream(tap).request_records(None)]
@@ -330,7 +328,7 @@ class ConversationsStream(UpdatedCursorStream):
         """
         walk = self._walk
         assert walk is not None
-        walker = self._walker
+        walker = self.walker
         if walker is not None and self._walker_key == walk.key and not walker.finished_walk:
             return walker
         entry = self._walk_entry(create=False)
@@ -341,12 +339,12 @@ class ConversationsStream(UpdatedCursorStream):
             logger=self.logger,
             label=walk.label,
         )
-        self._walker, self._walker_key = walker, walk.key
+        self.walker, self._walker_key = walker, walk.key
         return walker
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """The page's conversations new to this run (per version), then STATE."""
-        walker = self._walker
+        walker = self.walker
         walk = self._walk
         assert walker is not None and walk is not None
         for record in walker.consume(self.decoded_page(response)):
@@ -485,29 +483,4 @@ def _as_int(value: t.Any) -> int | None:
     return None
 
 
-def conversation_state_errors(state: t.Any) -> list[str]:
-    """Problems in the conversations entry of a `--state` file, each naming its location.
-
-    Each walk's entry is checked exactly as `state.py` checks a stream's (bookmark,
-    `revs_at_bookmark`, `walk`).
-    """
-    if not isinstance(state, dict) or not isinstance(state.get("bookmarks"), dict):
-        return []
-    entry = state["bookmarks"].get(ConversationsStream.name)
-    if not isinstance(entry, dict) or entry.get(WALKS_KEY) is None:
-        return []
-    where = f"state.bookmarks.{ConversationsStream.name}.{WALKS_KEY}"
-    walks = entry[WALKS_KEY]
-    if not isinstance(walks, dict):
-        return [f"{where} must be an object, got a {type(walks).__name__}"]
-    errors = []
-    for key, value in walks.items():
-        if not WALK_NAME.fullmatch(key):
-            errors.append(f"{where} has the key {key!r}: expected '<inbox id>/open' or '/closed'")
-            continue
-        name = f"{ConversationsStream.name}.{WALKS_KEY}.{key}"
-        errors += state_errors({"bookmarks": {name: value}}, [name])
-    return errors
-
-
-__all__ = ["ConversationsStream", "conversation_state_errors"]
+__all__ = ["ConversationsStream"]

@@ -21,17 +21,12 @@ import typing as t
 from dataclasses import dataclass
 
 from tap_heymarket import timestamps
-from tap_heymarket.bookmark import BOOKMARK_KEY
+from tap_heymarket.state_keys import BOOKMARK_KEY, CREATED_KEY, MESSAGE_WALK_KEY, STRATEGY_KEY
 
 if t.TYPE_CHECKING:
     from datetime import datetime
 
     from tap_heymarket.message_walk import Learned, MessageWalk
-
-#: Keys of the entry (see the module docstring).
-WALK_KEY = "message_walk"
-CREATED_KEY = "created_bookmark"
-STRATEGY_KEY = "strategy"
 
 
 @dataclass(frozen=True)
@@ -49,7 +44,7 @@ def read_bookmarks(entry: t.Mapping[str, t.Any]) -> MessageBookmarks:
     return MessageBookmarks(
         updated=_time(entry.get(BOOKMARK_KEY)),
         date=_time(entry.get(CREATED_KEY)),
-        walk=entry.get(WALK_KEY),
+        walk=entry.get(MESSAGE_WALK_KEY),
         learned=entry.get(STRATEGY_KEY),
     )
 
@@ -67,9 +62,9 @@ def record_page(entry: dict[str, t.Any], walk: MessageWalk) -> bool:
     newest value the walk read, never back. Returns whether the walk completed."""
     if not walk.done:
         if (saved := walk.checkpoint()) is not None:
-            entry[WALK_KEY] = saved
+            entry[MESSAGE_WALK_KEY] = saved
         return False
-    entry.pop(WALK_KEY, None)
+    entry.pop(MESSAGE_WALK_KEY, None)
     for key, newest in ((BOOKMARK_KEY, walk.max_updated), (CREATED_KEY, walk.max_date)):
         old = _time(entry.get(key))
         if newest and (old is None or newest > old):

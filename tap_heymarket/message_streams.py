@@ -16,13 +16,10 @@ from singer_sdk import StreamSchema
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_heymarket import timestamps
-from tap_heymarket.client import HeymarketStream, describe_answer
+from tap_heymarket.client import SCHEMAS, HeymarketStream, describe_answer
 from tap_heymarket.errors import HeymarketFatalError, MalformedResponseError
 from tap_heymarket.loss_report import report_incomplete_groups
 from tap_heymarket.message_bookmark import (
-    CREATED_KEY,
-    STRATEGY_KEY,
-    WALK_KEY,
     read_bookmarks,
     record_page,
     record_strategy,
@@ -34,9 +31,7 @@ from tap_heymarket.message_walk import (
     MessageWalk,
     Prober,
     choose,
-    walk_state_errors,
 )
-from tap_heymarket.streams import SCHEMAS
 
 if t.TYPE_CHECKING:
     from datetime import datetime
@@ -320,25 +315,4 @@ class MessagesStream(HeymarketStream):
         """The walk manages the bookmarks itself (see `_checkpoint`)."""
 
 
-def message_state_errors(state: t.Any) -> list[str]:
-    """Problems in the messages entry of a `--state` file, each naming its location."""
-    if not isinstance(state, dict) or not isinstance(state.get("bookmarks"), dict):
-        return []
-    entry = state["bookmarks"].get(MessagesStream.name)
-    if not isinstance(entry, dict):
-        return []
-    where = f"state.bookmarks.{MessagesStream.name}"
-    errors = []
-    value = entry.get(CREATED_KEY)
-    if value is not None:
-        try:
-            timestamps.parse(value)
-        except (TypeError, ValueError):
-            errors.append(f"{where}.{CREATED_KEY} must be an ISO 8601 date-time, got {value!r}")
-    strategy = entry.get(STRATEGY_KEY)
-    if strategy is not None and not isinstance(strategy, dict):
-        errors.append(f"{where}.{STRATEGY_KEY} must be an object")
-    return errors + walk_state_errors(entry.get(WALK_KEY), f"{where}.{WALK_KEY}")
-
-
-__all__ = ["MessagesStream", "message_state_errors"]
+__all__ = ["MessagesStream"]

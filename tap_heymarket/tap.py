@@ -14,9 +14,8 @@ from tap_heymarket import (
     account_streams,
     contact_streams,
     conversation_streams,
-    deletes,
     message_streams,
-    streams,
+    swept_stream,
 )
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.settings import (
@@ -25,7 +24,7 @@ from tap_heymarket.settings import (
     Settings,
     semantic_config_errors,
 )
-from tap_heymarket.state import InvalidStateError, state_errors
+from tap_heymarket.state import InvalidStateError, all_state_errors, state_errors
 from tap_heymarket.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
@@ -81,8 +80,7 @@ class TapHeymarket(Tap):
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Refuse a corrupt or foreign state file before any request is made."""
         incremental = [s.name for s in self.streams.values() if s.replication_key]
-        errors = state_errors(state, incremental) + message_streams.message_state_errors(state)
-        errors += conversation_streams.conversation_state_errors(state)
+        errors = all_state_errors(state, incremental)
         if errors:
             raise InvalidStateError("invalid --state: " + "; ".join(errors))
         super().load_state(state)
@@ -99,17 +97,17 @@ class TapHeymarket(Tap):
     def discover_streams(self) -> list[Stream]:
         """Every stream the tap offers."""
         return [
-            streams.ContactsStream(self),
-            streams.ContactFieldsStream(self),
+            contact_streams.ContactsStream(self),
+            account_streams.ContactFieldsStream(self),
             contact_streams.ContactFieldValuesStream(self),
             contact_streams.ContactStatusStream(self),
-            streams.TagsStream(self),
+            account_streams.TagsStream(self),
             account_streams.InboxesStream(self),
             account_streams.TeamMembersStream(self),
             account_streams.TemplatesStream(self),
             account_streams.SurveysStream(self),
             message_streams.MessagesStream(self),
-            deletes.DeleteSweepsStream(self),
+            swept_stream.DeleteSweepsStream(self),
             conversation_streams.ConversationsStream(self),
         ]
 

@@ -21,7 +21,7 @@ def test_catalog_has_the_documented_streams_and_keys() -> None:
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     # The streams built from the contacts walk (contact_streams.py) have their own keys.
     children = {"contact_field_values": ["contact_id", "field_id"], "contact_status": ["id"]}
-    # delete_sweeps: one row per stream swept for deletes (tap_heymarket/deletes.py).
+    # delete_sweeps: one row per stream swept for deletes (tap_heymarket/swept_stream.py).
     assert set(streams) == set(STREAMS) | set(children) | {"delete_sweeps"}
     assert streams["delete_sweeps"]["key_properties"] == ["stream"]
     assert streams["delete_sweeps"]["replication_method"] == "FULL_TABLE"

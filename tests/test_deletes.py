@@ -353,10 +353,10 @@ def test_an_unsettled_tie_group_blocks_an_activation_that_would_mark_live_contac
     being activated (and without it, this test fails on the marked live contacts)."""
     from datetime import timedelta
 
-    from tap_heymarket import deletes
+    from tap_heymarket import sweep
     from tap_heymarket.tap import TapHeymarket
 
-    monkeypatch.setattr(deletes, "SETTLE", timedelta(seconds=2))
+    monkeypatch.setattr(sweep, "SETTLE", timedelta(seconds=2))
     with Sandbox(contacts=4000, seed=47, precision="seconds", max_limit=100, page="zero") as sb:
         config = sandbox_config(sb.url, page_size=100)
         full = run_tap(config)
@@ -467,10 +467,10 @@ def test_a_recent_tie_group_larger_than_an_answer_is_waited_for(
     SETTLE can be shortened.)"""
     from datetime import timedelta
 
-    from tap_heymarket import deletes
+    from tap_heymarket import sweep
     from tap_heymarket.tap import TapHeymarket
 
-    monkeypatch.setattr(deletes, "SETTLE", timedelta(seconds=2))
+    monkeypatch.setattr(sweep, "SETTLE", timedelta(seconds=2))
     waits: list[float] = []
     real_sleep = time.sleep
 
@@ -478,7 +478,9 @@ def test_a_recent_tie_group_larger_than_an_answer_is_waited_for(
         waits.append(seconds)
         real_sleep(seconds)
 
-    monkeypatch.setattr(deletes, "time", type("Clock", (), {"sleep": staticmethod(sleep)}))
+    from tap_heymarket import swept_stream
+
+    monkeypatch.setattr(swept_stream, "time", type("Clock", (), {"sleep": staticmethod(sleep)}))
     with Sandbox(contacts=800, seed=47, precision="seconds") as sb:
         config = sandbox_config(sb.url, page_size=100)
         full = run_tap(config)

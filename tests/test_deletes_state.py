@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tap_heymarket import timestamps
-from tap_heymarket.deletes import SweepProgress
+from tap_heymarket.sweep import SweepProgress
 from tap_heymarket.walk_state import MAX_REVS, WalkMemory
 
 

@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 from singer_sdk.streams import Stream
 
 from tap_heymarket.contact_feed import ContactChild, ContactFeed
-from tap_heymarket.contact_streams import ContactFieldValuesStream, ContactStatusStream
+from tap_heymarket.contact_streams import (
+    ContactFieldValuesStream,
+    ContactsStream,
+    ContactStatusStream,
+)
+from tap_heymarket.cursor_stream import UpdatedCursorStream
 from tap_heymarket.field_columns import (
     MAX_NAME_LENGTH,
     as_text,
@@ -26,7 +31,7 @@ from tap_heymarket.field_columns import (
     schema_with_columns,
     slug,
 )
-from tap_heymarket.streams import ContactsStream, UpdatedCursorStream
+from tap_heymarket.swept_stream import SweptStream
 from tests.tap_runner import REPO_ROOT
 
 SAFE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -177,9 +182,10 @@ def test_the_sdk_internals_the_contact_streams_rely_on() -> None:
         "self",
         "walker",
     ]
-    assert ContactsStream.__mro__.index(ContactFeed) < ContactsStream.__mro__.index(
-        UpdatedCursorStream
-    )
+    # One line of descent; the feed is a collaborator the stream holds, not a base.
+    assert ContactsStream.__bases__ == (SweptStream,)
+    assert SweptStream.__bases__ == (UpdatedCursorStream,)
+    assert ContactFeed not in ContactsStream.__mro__
     for child in (ContactFieldValuesStream, ContactStatusStream):
         assert issubclass(child, ContactChild) and child.parent_stream_type is ContactsStream
     assert ContactStatusStream.selected_by_default is False

@@ -38,7 +38,6 @@ from tap_heymarket.message_bookmark import (
     record_page,
     record_strategy,
 )
-from tap_heymarket.message_streams import message_state_errors
 from tap_heymarket.message_walk import (
     BY_UPDATED,
     Learned,
@@ -48,6 +47,7 @@ from tap_heymarket.message_walk import (
     Strategy,
     choose,
 )
+from tap_heymarket.state import message_state_errors
 
 US, MS, SECOND, HOUR = 1, 1000, 1_000_000, 3_600_000_000
 EPOCH = datetime(2024, 5, 1, tzinfo=UTC)

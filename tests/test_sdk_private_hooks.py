@@ -8,9 +8,12 @@ misbehaving quietly in a sync.
 
 from __future__ import annotations
 
+import ast
 import inspect
+from pathlib import Path
 
 import pytest
+import singer_sdk
 from singer_sdk import Stream, Tap
 from singer_sdk.helpers import _catalog
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
@@ -22,17 +25,17 @@ from tests.tap_runner import sandbox_config
 
 #: (owner, name, parameters after `self`) -> where the tap uses it and why.
 PRIVATE_METHODS = {
-    # streams.py, message_streams.py, contact_feed.py: the walks own the bookmark (the
-    # SDK's per-record bookmarking assumes ascending order; these lists are newest first).
+    # cursor_stream.py, message_streams.py, contact_feed.py: the walks own the bookmark
+    # (the SDK's per-record bookmarking assumes ascending order; these are newest first).
     (Stream, "_increment_stream_state"): ["latest_record", "context"],
-    # streams.py, message/conversation streams, contact_feed.py, deletes.py: STATE after
-    # every page; a Stream has no public method that writes its STATE message.
+    # client.py (HeymarketStream.write_state_now, used by every walk): STATE after every
+    # page; a Stream has no public method that writes its STATE message.
     (Stream, "_write_state_message"): [],
-    # contact_feed.py (one SCHEMA per run for the fed children) and deletes.py (no SCHEMA
-    # for delete_sweeps until a sweep completes): the SDK sends it unconditionally.
+    # contact_feed.py (one SCHEMA per run for the fed children) and swept_stream.py (no
+    # SCHEMA for delete_sweeps until a sweep completes): the SDK sends it unconditionally.
     (Stream, "_write_schema_message"): [],
-    # deletes.py: ACTIVATE_VERSION only after a sweep proved the walk complete; the SDK's
-    # public switch sends it at the start of a full-table stream.
+    # swept_stream.py: ACTIVATE_VERSION only after a sweep proved the walk complete; the
+    # SDK's public switch sends it at the start of a full-table stream.
     (Stream, "_write_activate_version_message"): ["full_table_version"],
     # records.py: the fast path replaces this method (see its module docstring).
     (Stream, "_generate_record_messages"): ["record"],
@@ -41,6 +44,87 @@ PRIVATE_METHODS = {
     # tap.py: the only config-validation hook in 0.54; the tap adds semantic checks.
     (Tap, "_validate_config"): ["raise_errors"],
 }
+
+#: Private SDK attributes the tap reads or writes -> where and why.
+PRIVATE_ATTRIBUTES = {
+    # records.py, swept_stream.py: the table version RECORD and ACTIVATE_VERSION carry (the
+    # SDK has no public setter; a sweep sets its own version).
+    "_stream_version": Stream,
+    # records.py: the tap's message writer, written to directly by the RECORD fast path.
+    "_tap": Stream,
+    # swept_stream.py (SweepPages.advance, a whole sweep as one SDK paginator): the token,
+    # the page count and the end flag that the SDK's own `advance` keeps.
+    "_value": BaseAPIPaginator,
+    "_page_count": BaseAPIPaginator,
+    "_finished": BaseAPIPaginator,
+}
+
+#: Private SDK modules the tap imports from -> the names (records.py: the selection walk).
+PRIVATE_IMPORTS = {"singer_sdk.helpers._catalog": {"pop_deselected_record_properties"}}
+
+PACKAGE = Path(__file__).resolve().parents[1] / "tap_heymarket"
+SDK = Path(singer_sdk.__file__).parent
+
+
+def _sdk_private_names() -> set[str]:
+    """Every private name the SDK's stream, tap and paginator classes define or set."""
+    names: set[str] = set()
+    for cls in (Stream, Tap, BaseAPIPaginator):
+        for base in cls.__mro__:
+            if base.__module__.startswith("singer_sdk"):
+                names |= {n for n in vars(base) if n.startswith("_") and not n.startswith("__")}
+                source = ast.parse(inspect.getsource(base))
+                for node in ast.walk(source):
+                    if (
+                        isinstance(node, ast.Attribute)
+                        and isinstance(node.ctx, ast.Store)
+                        and isinstance(node.value, ast.Name)
+                        and node.value.id == "self"
+                        and node.attr.startswith("_")
+                        and not node.attr.startswith("__")
+                    ):
+                        names.add(node.attr)
+    return names
+
+
+def _tap_uses() -> tuple[set[str], dict[str, set[str]]]:
+    """(private names the tap reads, writes or overrides; private SDK modules it imports
+    from, with the names)."""
+    used: set[str] = set()
+    imports: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+                used.add(node.attr)
+            elif isinstance(node, ast.FunctionDef) and node.name.startswith("_"):
+                used.add(node.name)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("singer_sdk"):
+                module = str(node.module)
+                if any(part.startswith("_") for part in module.split(".")):
+                    imports.setdefault(module, set()).update(a.name for a in node.names)
+    return used, imports
+
+
+def test_every_private_sdk_name_the_tap_uses_is_pinned() -> None:
+    """The tables above list exactly the SDK's private names the tap touches: a new use
+    fails here until it is pinned with its reason, and a pin no longer used goes."""
+    used, imports = _tap_uses()
+    touched = used & _sdk_private_names()
+    pinned = {name for _, name in PRIVATE_METHODS} | set(PRIVATE_ATTRIBUTES)
+    # The tap's own private names that happen to be the SDK's too would show up here: the
+    # tap names its own things otherwise, so none is expected.
+    assert touched == pinned, (
+        f"unpinned: {sorted(touched - pinned)}; pinned but unused: {sorted(pinned - touched)}"
+    )
+    assert imports == PRIVATE_IMPORTS
+
+
+def test_the_discovery_sees_a_new_private_use() -> None:
+    """The names found are the SDK's: a private name it sets in `__init__` is among them."""
+    sdk = _sdk_private_names()
+    assert {"_page_count", "_finished", "_value", "_stream_version", "_tap"} <= sdk
+    assert "_write_record_message" in sdk
+    assert "_no_such_name" not in sdk
 
 
 @pytest.mark.parametrize(
@@ -58,17 +142,34 @@ def test_private_method_keeps_its_signature(owner: type, name: str) -> None:
 
 
 def test_private_attributes_still_exist() -> None:
-    """`Stream._stream_version` (records.py, deletes.py: the RECORD/ACTIVATE_VERSION table
-    version), `Stream._tap` (records.py: the tap's writer) and `BaseAPIPaginator._value`
-    (deletes.py: a sweep round restarts its token)."""
+    """Each attribute of PRIVATE_ATTRIBUTES, on the objects the tap uses it on, with the
+    meaning it relies on."""
     tap = TapHeymarket(config=sandbox_config("http://127.0.0.1:9"), parse_env_config=False)
     stream = tap.streams["contacts"]
     assert hasattr(stream, "_stream_version")
     assert stream._tap is tap
     assert stream._tap.message_writer is tap.message_writer
     paginator: BaseAPIPaginator = SinglePagePaginator()
-    assert hasattr(paginator, "_value")
     assert paginator.current_value is paginator._value
+    assert (paginator._page_count, paginator._finished) == (0, False)
+    assert paginator.count == paginator._page_count
+    paginator.advance(None)  # type: ignore[arg-type]  # a single page: its answer ends it
+    assert (paginator._page_count, paginator._finished) == (1, True)
+    assert paginator.finished is paginator._finished
+
+
+#: What the SDK's `BaseAPIPaginator.advance` does, which swept_stream.SweepPages.advance
+#: reproduces for a sweep's rounds: count the page, end, or move the token on.
+SDK_ADVANCE_STEPS = {"_page_count", "has_more", "_finished", "get_next", "_value", "RuntimeError"}
+
+
+def test_sdk_paginator_advance_still_does_what_the_sweep_reproduces() -> None:
+    names = set(BaseAPIPaginator.advance.__code__.co_names)
+    assert names == SDK_ADVANCE_STEPS, (
+        "singer_sdk's BaseAPIPaginator.advance changed: "
+        f"new {sorted(names - SDK_ADVANCE_STEPS)}, gone {sorted(SDK_ADVANCE_STEPS - names)}; "
+        "review SweepPages.advance in tap_heymarket/swept_stream.py"
+    )
 
 
 #: The names the SDK's `Stream._generate_record_messages` uses. records.py reproduces these

@@ -27,15 +27,13 @@ from hypothesis import strategies as st
 
 from tap_heymarket import timestamps
 from tap_heymarket.bookmark import (
-    BOOKMARK_KEY,
-    REVS_KEY,
-    WALK_KEY,
     record_page,
     resume_walker,
     walk_floor,
 )
 from tap_heymarket.pagination import Page, UpdatedCursorPaginator
 from tap_heymarket.state import state_errors
+from tap_heymarket.state_keys import BOOKMARK_KEY, REVS_KEY, WALK_KEY
 from tap_heymarket.walk_state import MAX_REVS
 
 US, MS, SECOND = 1, 1000, 1_000_000

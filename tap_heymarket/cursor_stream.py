@@ -1,29 +1,29 @@
-"""Heymarket streams: contacts, contact_fields and tags."""
+"""The parent of every stream walked by `updated`, newest first: `UpdatedCursorStream`.
+
+The walk is the tie-safe walker of pagination.py; its entry in STATE is kept by
+bookmark.py (the floor, the resume, the one promotion rule; the layout is in
+state_keys.py). Tags, templates and contacts build on it through `SweptStream`
+(swept_stream.py); each conversations walk uses it per inbox and status.
+"""
 
 from __future__ import annotations
 
 import typing as t
 from datetime import datetime
 
-from singer_sdk import SchemaDirectory, StreamSchema
-from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
+from singer_sdk.pagination import BaseAPIPaginator
 
-from tap_heymarket import schemas
-from tap_heymarket.bookmark import BOOKMARK_KEY, record_page, resume_walker, walk_floor
+from tap_heymarket.bookmark import record_page, resume_walker, walk_floor
 from tap_heymarket.client import HeymarketStream, with_cursor_values
-from tap_heymarket.contact_feed import ContactFeed
-from tap_heymarket.deletes import DeleteSweep
 from tap_heymarket.loss_report import report_incomplete_groups
 from tap_heymarket.pagination import PageRequest, UpdatedCursorPaginator
+from tap_heymarket.state_keys import BOOKMARK_KEY
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
     from tap_heymarket.pagination import Page
-
-#: `tap_heymarket/schemas/<stream name>.json`, read as package resources.
-SCHEMAS = SchemaDirectory(schemas)
 
 
 class UpdatedCursorStream(HeymarketStream):
@@ -48,7 +48,7 @@ class UpdatedCursorStream(HeymarketStream):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self._walker: UpdatedCursorPaginator | None = None
+        self.walker: UpdatedCursorPaginator | None = None
 
     def decode(self, response: requests.Response) -> Page:
         """The base class's checks, then every record's `updated`, which the walk needs."""
@@ -72,7 +72,7 @@ class UpdatedCursorStream(HeymarketStream):
             logger=self.logger,
             label=self.name,
         )
-        self._walker = walker
+        self.walker = walker
         return walker
 
     def prepare_request_payload(
@@ -86,7 +86,7 @@ class UpdatedCursorStream(HeymarketStream):
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """Emit the page's new records, then checkpoint the walk in STATE."""
-        walker = self._walker
+        walker = self.walker
         assert walker is not None
         records = walker.consume(self.decoded_page(response))
         yield from records
@@ -169,51 +169,3 @@ class UpdatedCursorStream(HeymarketStream):
         The SDK's per-record bookmarking assumes ascending order; this API is newest
         first, so a per-record bookmark would be wrong until the walk ends.
         """
-
-
-class ContactsStream(ContactFeed, DeleteSweep, UpdatedCursorStream):
-    """Contacts, from `POST /v1/contacts`, incremental on `updated`.
-
-    `ContactFeed` adds the custom-field columns and feeds the child streams
-    (contact_field_values, contact_status) once per answer, in `_checkpoint`: keep
-    `_checkpoint` called after each answer's records and before its STATE.
-    """
-
-    name = "contacts"
-    path = "/v1/contacts"
-    count_path = "/v1/contacts/count"
-    primary_keys = ("id",)
-    #: Without custom-field columns; `ContactFeed.schema` adds them.
-    base_schema = StreamSchema(SCHEMAS, key="contacts")
-
-
-class TagsStream(DeleteSweep, UpdatedCursorStream):
-    """Tags, from `POST /v1/tags` (30 per page, newest first), incremental on `updated`."""
-
-    name = "tags"
-    path = "/v1/tags"
-    primary_keys = ("id",)
-    schema = StreamSchema(SCHEMAS)
-    fixed_page_size = 30
-
-
-class ContactFieldsStream(HeymarketStream):
-    """Custom contact field definitions, from `POST /v1/contact-fields` (full table)."""
-
-    name = "contact_fields"
-    path = "/v1/contact-fields"
-    primary_keys = ("id",)
-    replication_key = None
-    schema = StreamSchema(SCHEMAS)
-
-    def get_new_paginator(self) -> BaseAPIPaginator:
-        """One request returns every field."""
-        return SinglePagePaginator()
-
-    def prepare_request_payload(
-        self,
-        context: Context | None,
-        next_page_token: t.Any,
-    ) -> dict:
-        """An empty JSON object."""
-        return {}
