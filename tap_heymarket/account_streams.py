@@ -2,7 +2,7 @@
 and surveys.
 
 These are the dimensions that messages and conversations point at. Each endpoint has
-its own shape, and the docs leave parts of each unsaid (see ../shared/heymarket-api.md):
+its own shape, and the docs leave parts of each unsaid (docs/api.md has what they say):
 
 * `GET /v1/inboxes` answers every inbox in one bare array. The real API sends more
   fields than it documents; those land in `extra_fields` instead of being dropped, and

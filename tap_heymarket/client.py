@@ -18,7 +18,6 @@ from singer_sdk.streams import RESTStream
 
 from tap_heymarket import __version__, schemas, timestamps
 from tap_heymarket.auth import authenticator_from_config
-from tap_heymarket.conformance import API_EXTRA_FIELDS, EXTRA_FIELDS
 from tap_heymarket.errors import (
     HeymarketFatalError,
     HeymarketRetriableError,
@@ -27,6 +26,7 @@ from tap_heymarket.errors import (
     request_id,
     status_message,
 )
+from tap_heymarket.fitting import API_EXTRA_FIELDS, EXTRA_FIELDS
 from tap_heymarket.metrics import log_counter
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.pagination import Page, PageRequest

@@ -1,6 +1,6 @@
 """The `conversations` stream: `POST /v1/conversations`, every inbox, open and closed.
 
-The endpoint (../shared/heymarket-api.md, "Conversations") answers newest first by
+The endpoint (docs/api.md, "Conversations") answers newest first by
 `updated`, with `date` = "updated before", like contacts, but its body REQUIRES `id`, the
 user id of a member of the inbox (the answer is scoped to that user: `read` and `unread`
 are theirs), and `filters.inboxes`. What it does without `filters.closed` is not
@@ -14,12 +14,12 @@ membership check. So the stream assumes neither:
   each the tie-safe walker of `pagination.py` (`<` or `<=`, clamped `limit`, `page`
   inside tie groups, all learned from the answers), with the body extended by
   `prepare_request_payload`. The unknown default of `closed` never matters.
-* **The user id of an inbox**: its members in the order listed (members still in the
-  team first), then `0`. A 403 moves on to the next, also mid-walk (the walk continues
-  where it stood); once `0` has been refused it is not tried again in the run. An inbox
-  that no user id can read is named in a WARNING and counted in the `inboxes_unreadable`
-  METRIC: it is never skipped in silence. Each record says whom it was read as
-  (`read_as_user_id`), since `read` is relative to that user.
+* **The user id of an inbox** (inbox_access.py): its members in the order listed (members
+  still in the team first), then `0`. A 403 moves on to the next, also mid-walk (the walk
+  continues where it stood); once `0` has been refused it is not tried again in the run.
+  An inbox that no user id can read is named in a WARNING and counted in the
+  `inboxes_unreadable` METRIC: it is never skipped in silence. Each record says whom it
+  was read as (`read_as_user_id`), since `read` is relative to that user.
 * **One type per column.** `inbox`, `assigned` and `creator` come as ids or objects:
   `<field>_id` always, plus `<field>_name` (and `assigned_email`) from objects. `read`
   comes as a boolean or an integer: a boolean column (0/1 -> false/true). A value that
@@ -33,8 +33,8 @@ STATE (`bookmarks.conversations`) holds one entry per walk under `walks`, keyed
 stream keeps for its one walk (README, "Incremental state"): the bookmark moves when that
 walk completes, to the newest `updated` it read; `walk` is the unfinished walk, written
 after every page, from which a killed run resumes. An inbox seen for the first time has
-no entry: its walks start from `start_date` (or the top). `conversation_state_errors`
-checks every entry as `state.py` checks a stream's before any request.
+no entry: its walks start from `start_date` (or the top). state.py's
+`conversation_state_errors` checks every entry as it checks a stream's, before any request.
 
 **Moving conversations.** Closing, reopening or new activity gives a conversation a new
 `updated`, so it moves to the top of its (possibly other) list, above where that walk
@@ -48,9 +48,7 @@ upserting target keeps the newer.
 
 from __future__ import annotations
 
-import re
 import typing as t
-from dataclasses import dataclass, field
 
 from singer_sdk import StreamSchema
 
@@ -59,8 +57,10 @@ from tap_heymarket.bookmark import record_page, resume_walker, walk_floor
 from tap_heymarket.client import SCHEMAS
 from tap_heymarket.cursor_stream import UpdatedCursorStream
 from tap_heymarket.errors import HeymarketFatalError, status_message
+from tap_heymarket.inbox_access import InboxAccess, MemberRejected, Walk, as_int
 from tap_heymarket.loss_report import report_incomplete_groups
 from tap_heymarket.pagination import UpdatedCursorPaginator
+from tap_heymarket.state_keys import WALKS_KEY
 
 if t.TYPE_CHECKING:
     import requests
@@ -69,88 +69,12 @@ if t.TYPE_CHECKING:
 
     from tap_heymarket.walk_state import PageRequest
 
-#: Key of the per-walk entries in the stream's state.
-WALKS_KEY = "walks"
-#: `"<inbox id>/open"` or `"<inbox id>/closed"`.
-WALK_NAME = re.compile(r"(\d+)/(open|closed)")
-
 #: Fields sent as an id or as an object -> the columns of the object's keys.
 REFERENCES: dict[str, dict[str, str]] = {
     "inbox": {"id": "inbox_id", "name": "inbox_name"},
     "assigned": {"id": "assigned_id", "name": "assigned_name", "email": "assigned_email"},
     "creator": {"id": "creator_id", "name": "creator_name"},
 }
-
-
-class MemberRejected(HeymarketFatalError):
-    """HTTP 403 from a conversations request: the user id may not read the inbox."""
-
-
-@dataclass(frozen=True)
-class Walk:
-    """One inbox's open or closed conversations."""
-
-    inbox_id: int
-    closed: bool
-
-    @property
-    def key(self) -> str:
-        """The walk's key in STATE."""
-        return f"{self.inbox_id}/{'closed' if self.closed else 'open'}"
-
-    @property
-    def label(self) -> str:
-        return f"conversations (inbox {self.inbox_id}, {'closed' if self.closed else 'open'})"
-
-
-@dataclass
-class InboxAccess:
-    """The user ids to try for one inbox, and what the API said to each."""
-
-    inbox_id: int
-    name: str | None
-    members: list[int]
-    candidates: list[int]
-    position: int = 0
-    rejected: list[int] = field(default_factory=list)
-
-    @classmethod
-    def build(cls, inbox: dict[str, t.Any], team: list[int]) -> InboxAccess:
-        """The inbox's members, those still in the team first, then id 0."""
-        raw = inbox.get("members")
-        members: list[int] = []
-        for value in raw if isinstance(raw, list) else []:
-            member = _as_int(value)
-            if member is not None and member not in members:
-                members.append(member)
-        in_team = set(team)
-        ordered = [m for m in members if m in in_team or not in_team]
-        ordered += [m for m in members if m not in ordered]
-        name = inbox.get("name")
-        return cls(
-            inbox_id=inbox["id"],
-            name=name if isinstance(name, str) else None,
-            members=members,
-            candidates=[*(m for m in ordered if m != 0), 0],
-        )
-
-    def current(self, *, skip_zero: bool) -> int | None:
-        """The user id to ask as, or None when every one has been refused."""
-        while self.position < len(self.candidates):
-            member = self.candidates[self.position]
-            if member == 0 and skip_zero:
-                self.position += 1
-                continue
-            return member
-        return None
-
-    def reject(self, member: int) -> None:
-        self.rejected.append(member)
-        self.position += 1
-
-    def describe(self) -> str:
-        name = f" ({self.name!r})" if self.name else ""
-        return f"inbox {self.inbox_id}{name}"
 
 
 class ConversationsStream(UpdatedCursorStream):
@@ -426,9 +350,9 @@ class ConversationsStream(UpdatedCursorStream):
             if name in row:
                 self._split_reference(row, name, columns, extra)
         members = row.get("members")
-        if isinstance(members, list) and any(_as_int(m) is not None for m in members):
+        if isinstance(members, list) and any(as_int(m) is not None for m in members):
             # Bare user ids, where the docs show `[{id, name}]`: the same members, as objects.
-            row["members"] = [{"id": _as_int(m)} if _as_int(m) is not None else m for m in members]
+            row["members"] = [{"id": as_int(m)} if as_int(m) is not None else m for m in members]
         read = row.get("read")
         if type(read) is int and read not in (0, 1):
             # A read time (or count), where a flag is documented: read, and the number kept.
@@ -452,8 +376,8 @@ class ConversationsStream(UpdatedCursorStream):
                 row[column] = value.get(key)
             if set(value) - set(columns):
                 extra[name] = value  # more than the columns hold: kept whole
-        elif _as_int(value) is not None:
-            row[columns["id"]] = _as_int(value)
+        elif as_int(value) is not None:
+            row[columns["id"]] = as_int(value)
         else:
             self._warn_type(name, value)
             extra[name] = value
@@ -470,17 +394,6 @@ class ConversationsStream(UpdatedCursorStream):
                 kind,
                 key,
             )
-
-
-def _as_int(value: t.Any) -> int | None:
-    """An integer id: an int, or a string of digits; None otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 __all__ = ["ConversationsStream"]

@@ -26,7 +26,8 @@ from tap_heymarket.state_keys import BOOKMARK_KEY, CREATED_KEY, MESSAGE_WALK_KEY
 if t.TYPE_CHECKING:
     from datetime import datetime
 
-    from tap_heymarket.message_walk import Learned, MessageWalk
+    from tap_heymarket.message_strategy import Learned
+    from tap_heymarket.message_walk import MessageWalk
 
 
 @dataclass(frozen=True)

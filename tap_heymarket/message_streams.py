@@ -24,14 +24,9 @@ from tap_heymarket.message_bookmark import (
     record_page,
     record_strategy,
 )
-from tap_heymarket.message_walk import (
-    BY_UPDATED,
-    Learned,
-    MessagePage,
-    MessageWalk,
-    Prober,
-    choose,
-)
+from tap_heymarket.message_probe import Prober
+from tap_heymarket.message_strategy import BY_UPDATED, Learned, MessagePage, choose
+from tap_heymarket.message_walk import MessageWalk
 
 if t.TYPE_CHECKING:
     from datetime import datetime

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_heymarket import timestamps
-from tap_heymarket.message_walk import STRATEGIES
+from tap_heymarket.message_strategy import STRATEGIES
 from tap_heymarket.state_keys import (
     CREATED_KEY,
     MESSAGE_WALK_KEY,

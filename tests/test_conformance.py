@@ -28,17 +28,17 @@ from jsonschema import Draft7Validator
 
 from tap_heymarket import timestamps
 from tap_heymarket.client import without_nul
-from tap_heymarket.conformance import (
+from tap_heymarket.conformance import Conformer
+from tap_heymarket.fast_checks import compile_check
+from tap_heymarket.field_columns import as_text
+from tap_heymarket.fitting import (
     API_EXTRA_FIELDS,
     EXTRA_FIELDS,
     ConformanceError,
-    Conformer,
     Unfit,
     compile_schema,
     scrub_any,
 )
-from tap_heymarket.fast_checks import compile_check
-from tap_heymarket.field_columns import as_text
 from tap_heymarket.tap import TapHeymarket
 from tests.singer_check import FORMATS
 from tests.tap_runner import sandbox_config

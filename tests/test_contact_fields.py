@@ -14,8 +14,8 @@ import requests
 from heymarket_dev.generated import CATALOG
 from heymarket_dev.meltano import clean_env
 from heymarket_sandbox import Sandbox
-from tap_heymarket.conformance import scrub_any
 from tap_heymarket.field_columns import column_schema, columns_in
+from tap_heymarket.fitting import scrub_any
 from tests.tap_runner import REPO_ROOT, TAP, run_tap, sandbox_config, write_json
 
 pytestmark = pytest.mark.slow

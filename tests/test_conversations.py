@@ -21,7 +21,8 @@ import requests
 from heymarket_dev.generated import CATALOG
 from heymarket_sandbox import Sandbox
 from tap_heymarket import timestamps
-from tap_heymarket.conversation_streams import ConversationsStream, InboxAccess
+from tap_heymarket.conversation_streams import ConversationsStream
+from tap_heymarket.inbox_access import InboxAccess
 from tap_heymarket.state import conversation_state_errors
 from tap_heymarket.tap import TapHeymarket
 from tests.singer_check import check_messages

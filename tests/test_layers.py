@@ -27,10 +27,21 @@ TAP_LAYERS: list[tuple[str, set[str]]] = [
     ("command line", {"__main__", "cli"}),
     ("tap", {"tap"}),
     ("streams", {"account_streams", "contact_streams", "conversation_streams", "message_streams"}),
-    ("what streams share", {"swept_stream", "contact_feed"}),
+    ("what streams share", {"swept_stream", "contact_feed", "inbox_access"}),
     ("stream base", {"cursor_stream", "client", "records"}),
     ("STATE", {"state", "bookmark", "message_bookmark", "sweep"}),
-    ("walkers", {"pagination", "tie_groups", "message_walk", "walk_state"}),
+    (
+        "walkers",
+        {
+            "pagination",
+            "tie_groups",
+            "walk_state",
+            "message_walk",
+            "message_engines",
+            "message_probe",
+            "message_strategy",
+        },
+    ),
     (
         "foundations",
         {
@@ -39,6 +50,7 @@ TAP_LAYERS: list[tuple[str, set[str]]] = [
             "conformance",
             "errors",
             "fast_checks",
+            "fitting",
             "field_columns",
             "loss_report",
             "metrics",

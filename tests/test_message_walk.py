@@ -38,15 +38,9 @@ from tap_heymarket.message_bookmark import (
     record_page,
     record_strategy,
 )
-from tap_heymarket.message_walk import (
-    BY_UPDATED,
-    Learned,
-    MessagePage,
-    MessageWalk,
-    Prober,
-    Strategy,
-    choose,
-)
+from tap_heymarket.message_probe import Prober
+from tap_heymarket.message_strategy import BY_UPDATED, Learned, MessagePage, Strategy, choose
+from tap_heymarket.message_walk import MessageWalk
 from tap_heymarket.state import message_state_errors
 
 US, MS, SECOND, HOUR = 1, 1000, 1_000_000, 3_600_000_000
