@@ -181,7 +181,7 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
         """Never the SDK's ACTIVATE_VERSION: it comes at the START of a full-table stream,
         so a target would mark rows deleted before the records that prove them alive
         arrive, and a failed run would leave them marked. `detect_deletes` sends its own,
-        once a walk is proven complete (deletes.py)."""
+        once a walk is proven complete (sweep.py)."""
         return False
 
     @property

@@ -34,7 +34,8 @@ reads the group page by page, and re-reads it until two passes return the same i
 (a member updated mid-traversal leaves the group and shifts later offsets; an equal
 second pass proves no shift happened). If `page` is ignored, nothing can reach the rest
 of the group: the walker records the group as incomplete (the stream reports it) and
-moves on with `LT(T)`. It never loops. That traversal lives in `tie_groups.py`.
+moves on with `LT(T)`. It never loops. That traversal is `tie_groups.TieGroupReader`, a
+collaborator the walker holds.
 
 The walk ends on an empty answer, or on the first record older than the floor (the
 bookmark or `start_date`). A short page never ends it. Records at exactly the bookmark
@@ -53,7 +54,7 @@ from datetime import datetime, timedelta
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_heymarket import timestamps
-from tap_heymarket.tie_groups import GroupTraversal, TieGroupReader
+from tap_heymarket.tie_groups import TieGroupReader
 from tap_heymarket.walk_state import (
     LE,
     LT,
@@ -82,7 +83,7 @@ if t.TYPE_CHECKING:
 MAX_STALLED_REQUESTS = 2000
 
 
-class UpdatedCursorPaginator(TieGroupReader, BaseAPIPaginator[PageRequest]):
+class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
     """Walk a newest-first list from the top (or a resumed cursor) down to a floor."""
 
     def __init__(
@@ -122,9 +123,8 @@ class UpdatedCursorPaginator(TieGroupReader, BaseAPIPaginator[PageRequest]):
         self.duplicates_skipped = 0
         #: Records at the floor skipped as known: progress, although nothing is emitted.
         self.known_skipped = 0
-        self._group: GroupTraversal | None = None
-        #: The `LE(T)` answer that got stuck while the comparison was being probed.
-        self._unprobed: Page | None = None
+        #: Reads a tie group larger than the server's page (tie_groups.py).
+        self.tie_groups = TieGroupReader(self)
         self._next: PageRequest | None = None
         self._done = False
         self._stalled = 0
@@ -218,13 +218,15 @@ class UpdatedCursorPaginator(TieGroupReader, BaseAPIPaginator[PageRequest]):
 
     # -- requests ---------------------------------------------------------------
 
-    def _fmt(self, value: datetime) -> str:
+    def fmt(self, value: datetime) -> str:
+        """A `date` for the API, at the walk's precision."""
         return timestamps.to_api(value, self.step)
 
-    def _le_date(self, at: datetime) -> str:
+    def le_date(self, at: datetime) -> str:
+        """The `date` that asks for every record updated at or before `at`."""
         if self.memory.server_cursor == "inclusive":
-            return self._fmt(at)
-        return self._fmt(at + self.step)
+            return self.fmt(at)
+        return self.fmt(at + self.step)
 
     def _date_request(self, limit: int | None = None) -> PageRequest:
         if self.cursor is None:
@@ -233,12 +235,12 @@ class UpdatedCursorPaginator(TieGroupReader, BaseAPIPaginator[PageRequest]):
             mode = self.memory.server_cursor
             if mode == "inclusive":
                 below = self.cursor - min(self.step, timestamps.MILLISECOND)
-                date, exact = self._fmt(below), False
+                date, exact = self.fmt(below), False
             else:
-                date, exact = self._fmt(self.cursor), True
+                date, exact = self.fmt(self.cursor), True
             return PageRequest(date=date, limit=limit or self.page_size, kind=LT, exact=exact)
         return PageRequest(
-            date=self._le_date(self.cursor),
+            date=self.le_date(self.cursor),
             limit=limit or self.page_size + len(self.seen_at_cursor),
             kind=LE,
         )
@@ -284,15 +286,15 @@ class UpdatedCursorPaginator(TieGroupReader, BaseAPIPaginator[PageRequest]):
         if request.kind == PROBE:
             if self.memory.server_cursor is None:
                 self._learn_cursor("strict")
-            stuck, self._unprobed = self._unprobed, None
+            stuck = self.tie_groups.take_unprobed()
             if stuck is not None and self.memory.server_cursor == "strict":
                 # `LE(T)` keeps its `date` (`T + step`): the answer that got stuck stands.
-                self._stuck(stuck)
+                self.tie_groups.stuck(stuck)
             else:
                 self._next = self._date_request()
             return []
-        if self._group is not None:
-            return self._consume_group_page(page)
+        if self.tie_groups.group is not None:
+            return self.tie_groups.consume(page)
         return self._consume_date_page(page, request)
 
     def _guard_progress(self) -> None:
@@ -315,7 +317,8 @@ class UpdatedCursorPaginator(TieGroupReader, BaseAPIPaginator[PageRequest]):
             )
             raise RuntimeError(msg)
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
+        """End the walk now (no further request)."""
         self._done = True
         self._next = None
 
@@ -343,7 +346,7 @@ class UpdatedCursorPaginator(TieGroupReader, BaseAPIPaginator[PageRequest]):
 
     def _consume_date_page(self, page: Page, request: PageRequest) -> list[dict[str, t.Any]]:
         if not page.records:
-            self._finish()
+            self.finish()
             return []
         out: list[dict[str, t.Any]] = []
         cursor, kind = self.cursor, self.cursor_kind
@@ -353,7 +356,7 @@ class UpdatedCursorPaginator(TieGroupReader, BaseAPIPaginator[PageRequest]):
         for record, updated in zip(page.records, page.updated, strict=True):
             if self._below_floor(updated):
                 # Newest first: everything from here on is older than the floor.
-                self._finish()
+                self.finish()
                 return out
             if cursor is not None and updated >= cursor:
                 if updated == cursor:
@@ -394,7 +397,7 @@ class UpdatedCursorPaginator(TieGroupReader, BaseAPIPaginator[PageRequest]):
             # (the comparison, or the data's precision) gives a tighter `date`: ask again.
             self._next = self._date_request()
         else:
-            self._stuck(page)
+            self.tie_groups.stuck(page)
         return out
 
     def _learn_cursor(self, learned: ServerCursor) -> None:
@@ -406,12 +409,27 @@ class UpdatedCursorPaginator(TieGroupReader, BaseAPIPaginator[PageRequest]):
             )
         self.memory.server_cursor = learned
 
-    def _leave_group(self) -> None:
+    # -- what the tie-group reader asks of the walker (tie_groups.GroupHost) ---------
+
+    def ask(self, request: PageRequest) -> None:
+        """Make `request` the next request."""
+        self._next = request
+
+    def leave_group(self) -> None:
         """The group at the cursor is complete: continue strictly below it."""
         self.cursor_kind = LT
         self.seen_at_cursor = set()
-        self._group = None
+        self.tie_groups.close()
         self._next = self._date_request()
+
+    def accept_in_group(self, record: dict[str, t.Any], updated: datetime) -> bool:
+        """A member of the group at the cursor read by offsets: skipped if emitted
+        already, else accounted for (`_take`); True if it is to be emitted."""
+        if record["id"] in self.seen_at_cursor:
+            self.duplicates_skipped += 1
+            return False
+        self.seen_at_cursor.add(record["id"])
+        return self._take(record, updated)
 
 
 def _precision_us(values: list[datetime]) -> int:

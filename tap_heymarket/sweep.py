@@ -234,7 +234,7 @@ class SweepRound(UpdatedCursorPaginator):
 
     def stop(self) -> None:
         """End the walk now (the sweep proved what it needed)."""
-        self._finish()
+        self.finish()
 
 
 def take_answer(

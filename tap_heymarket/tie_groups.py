@@ -1,8 +1,9 @@
 """Reading a tie group larger than the server's page, by `page` offsets.
 
 A date cursor cannot get past a group of records sharing one `updated` when the server
-answers fewer records than the group holds (it clamps `limit`). `TieGroupReader`, mixed
-into the walker (`pagination.py`), then reads the group through `page` offsets within
+answers fewer records than the group holds (it clamps `limit`). `TieGroupReader`, held by
+the walker (`pagination.py`) and calling it back only through `GroupHost`, then reads the
+group through `page` offsets within
 `LE(T)`. The docs do not say what `page` does, so the answers tell: a server counting from
 0, from 1, or ignoring it. A member updated mid-traversal leaves the group and shifts the
 later offsets, so the group is re-read until two passes return the same ids. If `page` is
@@ -47,65 +48,98 @@ class GroupTraversal:
     confirm_ids: list[int] | None = None
 
 
+class GroupHost(t.Protocol):
+    """What the reader needs of the walker that holds it (`UpdatedCursorPaginator`)."""
+
+    #: The walker's cursor: the `updated` of the group being read.
+    cursor: datetime | None
+    #: What the walk has learned of the server (the reader learns `page_mode` into it).
+    memory: WalkMemory
+    logger: logging.Logger
+    label: str
+    #: The ids already emitted at the cursor.
+    seen_at_cursor: set[int]
+
+    def fmt(self, value: datetime) -> str:
+        """A `date` for the API, at the walk's precision."""
+
+    def le_date(self, at: datetime) -> str:
+        """The `date` that asks for every record updated at or before `at`."""
+
+    def ask(self, request: PageRequest) -> None:
+        """Make `request` the walk's next request."""
+
+    def leave_group(self) -> None:
+        """The group at the cursor is done: continue strictly below it."""
+
+    def accept_in_group(self, record: dict[str, t.Any], updated: datetime) -> bool:
+        """Account for one member read; True if it is to be emitted (new to the walk)."""
+
+
 class TieGroupReader:
-    """The walker's tie-group traversal (a mixin of `UpdatedCursorPaginator`)."""
+    """The walker's tie-group traversal: held by `UpdatedCursorPaginator`, which asks it
+    what to do with an answer stuck inside a group (`stuck`) and hands it every answer
+    while it reads one (`consume`)."""
 
-    if t.TYPE_CHECKING:
-        # Provided by the walker.
-        cursor: datetime | None
-        memory: WalkMemory
-        logger: logging.Logger
-        label: str
-        seen_at_cursor: set[int]
-        duplicates_skipped: int
-        _group: GroupTraversal | None
-        _next: PageRequest | None
-        _unprobed: Page | None
+    def __init__(self, host: GroupHost) -> None:
+        self.host = host
+        #: The group being read by `page` offsets (None: no group).
+        self.group: GroupTraversal | None = None
+        #: The `LE(T)` answer that got stuck while the comparison was being probed.
+        self.unprobed: Page | None = None
 
-        def _fmt(self, value: datetime) -> str: ...
-        def _le_date(self, at: datetime) -> str: ...
-        def _leave_group(self) -> None: ...
-        def _take(self, record: dict[str, t.Any], updated: datetime) -> bool: ...
+    def take_unprobed(self) -> Page | None:
+        """The answer left stuck while the server's comparison was probed, once."""
+        stuck, self.unprobed = self.unprobed, None
+        return stuck
 
-    def _stuck(self, page: Page) -> None:
+    def close(self) -> None:
+        """Forget the group (the walker has left it)."""
+        self.group = None
+
+    def stuck(self, page: Page) -> None:
         """An `LE(T)` answer held only records already emitted at `T` (or newer)."""
-        assert self.cursor is not None
+        assert self.host.cursor is not None
         answered = len(page.records)
-        if answered < self.memory.capacity:
+        if answered < self.host.memory.capacity:
             # The server has answered with more before, so this answer was not cut by a
             # limit: it holds the whole group at T and nothing older. Confirm the end
             # with `LT(T)` (a short page is never taken as the last one).
-            self._leave_group()
+            self.host.leave_group()
             return
-        if self.memory.page_mode == "ignored":
+        if self.host.memory.page_mode == "ignored":
             self._give_up(answered)
             return
-        if self.memory.server_cursor is None:
+        if self.host.memory.server_cursor is None:
             # Offsets count within `LE(T)`, whose `date` is `T + step` while the comparison
             # is unknown: under `<=` a record written at `T + step` during the walk would
             # enter the window and shift every offset. Learn the comparison first (one
             # request, `date = T`), then ask `LE(T)` again.
-            self._unprobed = page
-            self._next = PageRequest(date=self._fmt(self.cursor), limit=1, kind=PROBE, exact=True)
+            self.unprobed = page
+            self.host.ask(
+                PageRequest(date=self.host.fmt(self.host.cursor), limit=1, kind=PROBE, exact=True)
+            )
             return
         # The group may be larger than the server's page: read it by `page` offsets.
         group = GroupTraversal(
-            at=self.cursor, size_hint=answered, window=self._le_date(self.cursor)
+            at=self.host.cursor, size_hint=answered, window=self.host.le_date(self.host.cursor)
         )
         group.pass_ids = {
-            r["id"] for r, u in zip(page.records, page.updated, strict=True) if u == self.cursor
+            r["id"]
+            for r, u in zip(page.records, page.updated, strict=True)
+            if u == self.host.cursor
         }
         group.first_page_ids = [r["id"] for r in page.records]
-        self._group = group
-        self._request_group_page(group, 2 if self.memory.page_mode == "one" else 1)
-        group.probing = self.memory.page_mode is None
-        self.logger.info(
+        self.group = group
+        self._request_group_page(group, 2 if self.host.memory.page_mode == "one" else 1)
+        group.probing = self.host.memory.page_mode is None
+        self.host.logger.info(
             "%s: at least %d %s share updated=%s, more than the API's page; reading the "
             "group by page offsets",
-            self.label,
+            self.host.label,
             len(group.pass_ids),
-            self.label,
-            timestamps.normalize(self.cursor),
+            self.host.label,
+            timestamps.normalize(self.host.cursor),
         )
 
     def _reprobe(self, group: GroupTraversal, confirm: list[int] | None = None) -> None:
@@ -120,41 +154,41 @@ class TieGroupReader:
         group.previous_pass, group.pass_ids = None, set()
         group.pass_no += 1
         group.restarts += 1
-        self.memory.page_mode = None
+        self.host.memory.page_mode = None
         self._request_group_page(group, 0)
 
     def _request_group_page(self, group: GroupTraversal, page_no: int) -> None:
         group.page_no = page_no
-        self._next = self._offset_request(group, page_no)
+        self.host.ask(self._offset_request(group, page_no))
 
     def _give_up(self, read: int) -> None:
-        assert self.cursor is not None
-        at = timestamps.normalize(self.cursor)
-        self.memory.incomplete_groups.append((at, read))
-        self.logger.info(
+        assert self.host.cursor is not None
+        at = timestamps.normalize(self.host.cursor)
+        self.host.memory.incomplete_groups.append((at, read))
+        self.host.logger.info(
             "%s: the API answers at most %d per request and ignores `page`; the tie group "
             "at updated=%s cannot be read beyond its first %d",
-            self.label,
-            self.memory.capacity,
+            self.host.label,
+            self.host.memory.capacity,
             at,
             read,
         )
-        self._leave_group()
+        self.host.leave_group()
 
     def _offset_request(self, group: GroupTraversal, page_no: int | None) -> PageRequest:
         return PageRequest(
-            date=self._le_date(group.at),
+            date=self.host.le_date(group.at),
             limit=group.size_hint,
             page=page_no,
             kind=OFFSET,
             pass_no=group.pass_no,
         )
 
-    def _consume_group_page(self, page: Page) -> list[dict[str, t.Any]]:
-        group = self._group
+    def consume(self, page: Page) -> list[dict[str, t.Any]]:
+        group = self.group
         assert group is not None
         ids = [r["id"] for r in page.records]
-        window = self._le_date(group.at)
+        window = self.host.le_date(group.at)
         if window != group.window:
             # This answer showed finer timestamps than seen before, which narrows `LE(T)`
             # (`T + step`): offsets in the new window are not those of the old one. Start
@@ -166,7 +200,7 @@ class TieGroupReader:
             group.restarts += 1
             if group.probing:
                 group.first_page_ids = []
-            self._request_group_page(group, 1 if self.memory.page_mode == "one" else 0)
+            self._request_group_page(group, 1 if self.host.memory.page_mode == "one" else 0)
             return []
         if group.probing and group.first_page_ids:
             if page.records and ids == group.first_page_ids:
@@ -181,14 +215,14 @@ class TieGroupReader:
                     # under the probe and it starts over.
                     self._reprobe(group, confirm=group.first_page_ids)
                     return []
-                self.memory.page_mode = "ignored"
-                self._group = None
+                self.host.memory.page_mode = "ignored"
+                self.group = None
                 self._give_up(len(group.pass_ids))
                 return []
-            self.memory.page_mode = "zero" if group.page_no == 1 else "one"
+            self.host.memory.page_mode = "zero" if group.page_no == 1 else "one"
             group.probing = False
-            self.logger.info(
-                "%s: the API honours `page` (%s-based)", self.label, self.memory.page_mode
+            self.host.logger.info(
+                "%s: the API honours `page` (%s-based)", self.host.label, self.host.memory.page_mode
             )
 
         out: list[dict[str, t.Any]] = []
@@ -203,18 +237,14 @@ class TieGroupReader:
             if record["id"] not in group.pass_ids:
                 new_in_pass += 1
                 group.pass_ids.add(record["id"])
-            if record["id"] in self.seen_at_cursor:
-                self.duplicates_skipped += 1
-                continue
-            self.seen_at_cursor.add(record["id"])
-            if self._take(record, updated):
+            if self.host.accept_in_group(record, updated):
                 out.append(record)
 
         if group.probing and not group.first_page_ids:
             # A new probe: this answer was offset 0 (page 0 under every reading).
             if group.confirm_ids is not None and ids == group.confirm_ids:
-                self.memory.page_mode = "ignored"
-                self._group = None
+                self.host.memory.page_mode = "ignored"
+                self.group = None
                 self._give_up(len(group.pass_ids))
                 return out
             group.confirm_ids = None
@@ -228,8 +258,8 @@ class TieGroupReader:
                 # 1-based server looked 0-based to a probe disturbed by an update.
                 self._reprobe(group)
                 return out
-            self.memory.page_mode = "ignored"
-            self._group = None
+            self.host.memory.page_mode = "ignored"
+            self.group = None
             self._give_up(len(group.pass_ids))
             return out
         if not left_group:
@@ -237,23 +267,23 @@ class TieGroupReader:
             return out
         # One pass over the group is complete; verify it with another.
         if group.previous_pass is not None and group.previous_pass == group.pass_ids:
-            self._leave_group()
+            self.host.leave_group()
             return out
         if group.pass_no - group.restarts >= MAX_VERIFY_PASSES:
-            self.memory.unsettled_groups.append(timestamps.normalize(group.at))
-            self.logger.warning(
+            self.host.memory.unsettled_groups.append(timestamps.normalize(group.at))
+            self.host.logger.warning(
                 "%s: the tie group at updated=%s kept changing over %d passes; "
                 "continuing with %d ids read. Records updated during the sync arrive "
                 "with the next incremental run.",
-                self.label,
+                self.host.label,
                 timestamps.normalize(group.at),
                 group.pass_no - group.restarts,
-                len(self.seen_at_cursor),
+                len(self.host.seen_at_cursor),
             )
-            self._leave_group()
+            self.host.leave_group()
             return out
         group.previous_pass = group.pass_ids
         group.pass_ids = set()
         group.pass_no += 1
-        self._request_group_page(group, 0 if self.memory.page_mode == "zero" else 1)
+        self._request_group_page(group, 0 if self.host.memory.page_mode == "zero" else 1)
         return out

@@ -87,7 +87,7 @@ class WalkMemory:
     incomplete_groups: list[tuple[str, int]] = field(default_factory=list)
     #: `updated` of the tie groups left after MAX_VERIFY_PASSES passes that disagreed
     #: (members kept changing): read as far as possible, but not proven complete. A
-    #: delete sweep (deletes.py) cannot activate after one.
+    #: delete sweep (sweep.py) cannot activate after one.
     unsettled_groups: list[str] = field(default_factory=list)
 
     def to_state(self) -> dict[str, t.Any]:

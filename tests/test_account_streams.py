@@ -1,5 +1,5 @@
 """inboxes, team_members, templates and surveys equal the sandbox's truth, under every
-answer the docs leave open (see ../shared/heymarket-api.md, "Other readable resources")."""
+answer the docs leave open (docs/api.md, "Inboxes" to "Surveys")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The `conversations` stream equals the sandbox's truth under every answer the docs leave
-open (../shared/heymarket-api.md, "Conversations"): every conversation of every inbox,
+open (docs/api.md, "Conversations"): every conversation of every inbox,
 open and closed, nothing lost, no version emitted twice in a run, resumable after a kill,
 and an inbox no user id can read named in a WARNING.
 
