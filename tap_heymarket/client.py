@@ -92,27 +92,35 @@ def without_nul(content: bytes) -> bytes:
     return b"".join([*parts, content[start:]]) if parts else content
 
 
-def with_cursor_values(page: Page, response: requests.Response) -> Page:
-    """`page` with every record's `updated` parsed, for streams walked by that cursor.
+def parsed_times(
+    page: Page, response: requests.Response, name: str, noun: str = "record"
+) -> list[datetime]:
+    """Every record's timestamp `name` parsed, and normalised in place.
 
-    The walk depends on every `updated`, so one that is missing or not an RFC 3339
+    A walk depends on every value of its keys, so one that is missing or not an RFC 3339
     date-time makes the answer malformed (retried, then fatal): such a record can be
-    neither skipped (silent loss) nor emitted. Each value is normalised in place.
+    neither skipped (silent loss) nor emitted.
     """
-    updated: list[datetime] = []
-    for record in page.records:
-        try:
-            value, text = timestamps.read(record["updated"])
-        except (KeyError, TypeError, ValueError):
-            msg = (
-                f"{describe_answer(response)} returned record {record['id']} with updated="
-                f"{record.get('updated')!r}, which is not an RFC 3339 date-time; the "
-                "cursor cannot move past it"
-            )
-            raise MalformedResponseError(msg, response) from None
-        record["updated"] = text
-        updated.append(value)
-    return Page(records=page.records, updated=updated)
+    read = timestamps.read
+    values: list[datetime] = []
+    append = values.append
+    try:
+        for record in page.records:
+            value, record[name] = read(record[name])
+            append(value)
+    except (KeyError, TypeError, ValueError):
+        bad = page.records[len(values)]
+        msg = (
+            f"{describe_answer(response)} returned {noun} {bad['id']} with {name}="
+            f"{bad.get(name)!r}, which is not an RFC 3339 date-time; the walk cannot place it"
+        )
+        raise MalformedResponseError(msg, response) from None
+    return values
+
+
+def with_cursor_values(page: Page, response: requests.Response) -> Page:
+    """`page` with every record's `updated` parsed, for streams walked by that cursor."""
+    return Page(records=page.records, updated=parsed_times(page, response, "updated"))
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
@@ -152,6 +160,8 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
     """Base class for Heymarket streams: every list endpoint is a JSON POST."""
 
     http_method = "POST"
+    #: The endpoint that counts the stream's records, if the API has one.
+    count_path: str | None = None
 
     def __init__(self, tap: Tap, *args: t.Any, **kwargs: t.Any) -> None:
         services = t.cast("TapServices", tap)
@@ -265,6 +275,25 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
                     return response
 
         return with_retries
+
+    def count(self, body: dict[str, t.Any]) -> int | None:
+        """`POST <count_path>` with `body`: the API's count, or None (with a WARNING) when
+        there is none to read. The answer may be a number, a numeric string (the docs'
+        messages count) or `{"count": n}`; a count never fails the sync."""
+        if self.count_path is None:
+            return None
+        try:
+            value = self.side_request(self.count_path, body).json()
+        except (HeymarketFatalError, ValueError) as exc:
+            self.logger.warning("%s: could not read the API's count: %s", self.name, exc)
+            return None
+        if isinstance(value, dict):
+            value = value.get("count")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            self.logger.warning("%s: the API's count %r is not a number", self.name, value)
+            return None
 
     def side_request(self, path: str, body: dict) -> requests.Response:
         """`POST <path>` outside the stream's pages (e.g. a count endpoint).

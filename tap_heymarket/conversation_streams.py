@@ -306,15 +306,7 @@ class ConversationsStream(UpdatedCursorStream):
         walk = self._walk
         assert walk is not None
         self.logger.info(
-            "%s: walk complete as user id %d: %d records in %d requests (%d repeats "
-            "skipped, page mode %s, server page %d)",
-            walk.label,
-            self._member,
-            walker.emitted,
-            walker.requests,
-            walker.duplicates_skipped,
-            walker.page_mode or "not needed",
-            walker.capacity,
+            "%s: walk complete as user id %d: %s", walk.label, self._member, walker.summary()
         )
         if walker.memory.incomplete_groups:
             self._report_incomplete_groups(walk, walker)

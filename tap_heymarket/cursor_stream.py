@@ -43,8 +43,6 @@ class UpdatedCursorStream(HeymarketStream):
     is_sorted = False
     #: Documented page size of the endpoint, when it is fixed (tags: 30).
     fixed_page_size: int | None = None
-    #: Endpoint that counts the stream's records, if the API has one.
-    count_path: str | None = None
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -105,16 +103,7 @@ class UpdatedCursorStream(HeymarketStream):
         self.write_state_now()
 
     def _log_walk_summary(self, walker: UpdatedCursorPaginator) -> None:
-        self.logger.info(
-            "%s: walk complete: %d records in %d requests (%d repeats skipped, "
-            "page mode %s, server page %d)",
-            self.name,
-            walker.emitted,
-            walker.requests,
-            walker.duplicates_skipped,
-            walker.page_mode or "not needed",
-            walker.capacity,
-        )
+        self.logger.info("%s: walk complete: %s", self.name, walker.summary())
         if walker.memory.incomplete_groups:
             self._report_possible_loss(walker)
 
@@ -145,18 +134,8 @@ class UpdatedCursorStream(HeymarketStream):
         return {}
 
     def api_count(self) -> int | None:
-        """`POST <count_path>`: a number, a numeric string, or {"count": n}."""
-        try:
-            body = self.side_request(str(self.count_path), self.count_body()).json()
-        except Exception as exc:
-            self.logger.warning("%s: could not read the API's count: %s", self.name, exc)
-            return None
-        if isinstance(body, dict):
-            body = body.get("count")
-        try:
-            return int(body)
-        except (TypeError, ValueError):
-            return None
+        """The API's count of the stream's records (`HeymarketStream.count`)."""
+        return self.count(self.count_body())
 
     def _increment_stream_state(
         self,

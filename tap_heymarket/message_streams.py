@@ -16,8 +16,7 @@ from singer_sdk import StreamSchema
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_heymarket import timestamps
-from tap_heymarket.client import SCHEMAS, HeymarketStream, describe_answer
-from tap_heymarket.errors import HeymarketFatalError, MalformedResponseError
+from tap_heymarket.client import SCHEMAS, HeymarketStream, parsed_times
 from tap_heymarket.loss_report import report_incomplete_groups
 from tap_heymarket.message_bookmark import (
     read_bookmarks,
@@ -29,8 +28,6 @@ from tap_heymarket.message_strategy import BY_UPDATED, Learned, MessagePage, cho
 from tap_heymarket.message_walk import MessageWalk
 
 if t.TYPE_CHECKING:
-    from datetime import datetime
-
     import requests
     from singer_sdk.helpers.types import Context
 
@@ -93,24 +90,8 @@ class MessagesStream(HeymarketStream):
         the answer is malformed (retried, then fatal), as for contacts' `updated`.
         """
         page = super().decode(response)
-        dates: list[datetime] = []
-        updated: list[datetime] = []
-        read = timestamps.read
-        for record in page.records:
-            name = "date"
-            try:
-                date, record["date"] = read(record["date"])
-                name = "updated"
-                when, record["updated"] = read(record["updated"])
-            except (KeyError, TypeError, ValueError):
-                msg = (
-                    f"{describe_answer(response)} returned message {record['id']} with "
-                    f"{name}={record.get(name)!r}, which is not an RFC 3339 date-time; "
-                    "the walk cannot place it"
-                )
-                raise MalformedResponseError(msg, response) from None
-            dates.append(date)
-            updated.append(when)
+        dates = parsed_times(page, response, "date", "message")
+        updated = parsed_times(page, response, "updated", "message")
         return MessagePage(records=page.records, updated=updated, dates=dates)
 
     def _ask(self, body: dict[str, t.Any]) -> MessagePage | None:
@@ -134,21 +115,6 @@ class MessagesStream(HeymarketStream):
 
         answer: MessagePage | None = self.request_decorator(send)(prepared, None)
         return answer
-
-    def _count(self, body: dict[str, t.Any]) -> int | None:
-        """`POST /v1/messages/all/count`: a JSON string (or a number, or {"count": n})."""
-        try:
-            value = self.side_request(self.count_path, body).json()
-        except (HeymarketFatalError, ValueError) as exc:
-            self.logger.warning("%s: could not read the API's count: %s", self.name, exc)
-            return None
-        if isinstance(value, dict):
-            value = value.get("count")
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            self.logger.warning("%s: the API's count %r is not a number", self.name, value)
-            return None
 
     # -- the walk ------------------------------------------------------------------------
 
@@ -176,7 +142,7 @@ class MessagesStream(HeymarketStream):
             start_date=timestamps.parse(str(start)) if start else None,
             lookback=lookback,
             saved=stored.walk,
-            count=self._count,
+            count=self.count,
             logger=self.logger,
         )
         record_strategy(state, strategy, learned)
@@ -259,7 +225,7 @@ class MessagesStream(HeymarketStream):
         shortfall = walk.shortfall
         total = walk.count_start
         if total is None and full and groups:
-            total = self._count({})
+            total = self.count({})
         counted_missing = None if total is None or not full else max(total - walk.emitted, 0)
         if groups:
             missing = report_incomplete_groups(

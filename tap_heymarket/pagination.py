@@ -212,6 +212,14 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
         """How the server treats `page`: None (unknown), "zero", "one" or "ignored"."""
         return self.memory.page_mode
 
+    def summary(self) -> str:
+        """What the walk did, for its end-of-walk INFO line."""
+        return (
+            f"{self.emitted} records in {self.requests} requests ({self.duplicates_skipped} "
+            f"repeats skipped, page mode {self.page_mode or 'not needed'}, server page "
+            f"{self.capacity})"
+        )
+
     @property
     def step(self) -> timedelta:
         return timedelta(microseconds=self.memory.step_us)
