@@ -10,7 +10,7 @@ import json
 import time
 from typing import Any
 
-from . import config as cfgmod
+from .config import SECRET_ID, SECRET_KEY
 
 
 def _b64url_decode(part: str) -> bytes:
@@ -18,7 +18,7 @@ def _b64url_decode(part: str) -> bytes:
 
 
 def make_jwt(
-    secret_id: str = cfgmod.SECRET_ID, secret_key: str = cfgmod.SECRET_KEY, iat: float | None = None
+    secret_id: str = SECRET_ID, secret_key: str = SECRET_KEY, iat: float | None = None
 ) -> str:
     """A Heymarket JWT: HS256, {iss, iat}, key '<secret id>||<secret key>'."""
 

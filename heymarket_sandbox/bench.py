@@ -15,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .server import make_jwt
+from .auth import make_jwt
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,16 +1,26 @@
-"""/__sandbox/*: truth, stats, mutations and configuration; no auth, never faulted."""
+"""/__sandbox/*: truth, stats, mutations, deletes and configuration; no auth, never
+faulted (docs/sandbox.md, "Control endpoints")."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .deletes import DELETABLE
-from .resources.common import ApiError, RawJson, encode, int_field, parse_body
+from .api.request import ApiError, RawJson, encode, int_field, parse_body
+from .data.deletes import DELETABLE
+from .data.mutation import BadMutation, Mutation
+from .faults import Faults
 from .shapes import SHAPE_CASES, TIME_FORMS, parse_cases
 from .state import State
 
 
-def control(state: State, method: str, route: str, query: dict[str, list[str]], raw: bytes) -> Any:
+def control(
+    state: State,
+    faults: Faults,
+    method: str,
+    route: str,
+    query: dict[str, list[str]],
+    raw: bytes,
+) -> Any:
     """The JSON answer of a control endpoint; ApiError for an unknown one or bad input."""
     path = route.rstrip("/")
     if path == "/__sandbox/truth" and method == "GET":
@@ -29,55 +39,23 @@ def control(state: State, method: str, route: str, query: dict[str, list[str]], 
         state.stats.reset()
         return state.stats.snapshot()
     if path == "/__sandbox/mutate" and method == "POST":
-        body = parse_body(raw)
-        cfg = state.config
-        n = int_field(body, "n", cfg["mutate_count"])
-        new = int_field(body, "new", cfg["create_count"])
-        templates = int_field(body, "templates", cfg["mutate_templates"])
-        if n is None or new is None or templates is None or min(n, new, templates) < 0:
-            raise ApiError(400, "bad_data", "n, new and templates must be integers >= 0")
-        messages = int_field(body, "messages", cfg["mutate_messages"])
-        new_messages = int_field(body, "new_messages", cfg["create_messages"])
-        ids = body.get("message_ids") or []
-        if messages is None or new_messages is None or min(messages, new_messages) < 0:
-            raise ApiError(400, "bad_data", "messages and new_messages must be integers >= 0")
-        if not isinstance(ids, list) or not all(type(i) is int for i in ids):
-            raise ApiError(400, "bad_data", "message_ids must be a list of integers")
-        fields = int_field(body, "fields", 0)  # rename this many contact fields
-        if fields is None or fields < 0:
-            raise ApiError(400, "bad_data", "fields must be an integer >= 0")
-        extra: dict[str, Any] = {"fields": fields} if fields else {}
-        conversations = int_field(body, "conversations", cfg["mutate_conversations"])
-        new_conversations = int_field(body, "new_conversations", cfg["create_conversations"])
-        if conversations is None or new_conversations is None:
-            raise ApiError(400, "bad_data", "conversations and new_conversations must be integers")
-        if min(conversations, new_conversations) < 0:
-            raise ApiError(400, "bad_data", "conversations and new_conversations must be >= 0")
-        if conversations or new_conversations:
-            extra |= {"conversations": conversations, "new_conversations": new_conversations}
-        rewrite = body.get("rewrite_ids") or []
-        if not isinstance(rewrite, list) or not all(type(i) is int for i in rewrite):
-            raise ApiError(400, "bad_data", "rewrite_ids must be a list of integers")
-        if rewrite:
-            extra["rewrite_ids"] = rewrite
-        return state.mutate(
-            n,
-            new,
-            templates,
-            messages=messages,
-            new_messages=new_messages,
-            message_ids=ids,
-            **extra,
-        )
+        try:
+            return state.mutate(_mutation(parse_body(raw), state.config))
+        except BadMutation as e:
+            raise ApiError(400, "bad_data", str(e)) from None
     if path == "/__sandbox/delete" and method == "POST":
         return _delete(state, parse_body(raw))
     if path == "/__sandbox/config" and method in ("GET", "POST"):
         if method == "GET":
             return dict(state.config)
+        values = parse_body(raw)
         try:
-            return state.configure(parse_body(raw))
+            with state.lock:  # the faults restart under the same lock as the switches change
+                answer = state.configure(values)
+                faults.reconfigure(values)
         except ValueError as e:
             raise ApiError(400, "bad_data", str(e)) from None
+        return answer
     if path == "/__sandbox/shapes" and method == "GET":
         # every case of the `shapes` switch, and those on now
         return {
@@ -88,6 +66,47 @@ def control(state: State, method: str, route: str, query: dict[str, list[str]], 
     if path == "/__sandbox/health" and method == "GET":
         return {"ok": True}
     raise ApiError(404, "not_found", f"no control endpoint {method} {route}")
+
+
+def _mutation(body: dict[str, Any], cfg: dict[str, Any]) -> Mutation:
+    """The Mutation of a `POST /__sandbox/mutate` body; a count left out is its switch's
+    (`mutate_count`, `create_count`, ...); ApiError 400 for a bad value."""
+    n = int_field(body, "n", cfg["mutate_count"])
+    new = int_field(body, "new", cfg["create_count"])
+    templates = int_field(body, "templates", cfg["mutate_templates"])
+    if n is None or new is None or templates is None or min(n, new, templates) < 0:
+        raise ApiError(400, "bad_data", "n, new and templates must be integers >= 0")
+    messages = int_field(body, "messages", cfg["mutate_messages"])
+    new_messages = int_field(body, "new_messages", cfg["create_messages"])
+    ids = body.get("message_ids") or []
+    if messages is None or new_messages is None or min(messages, new_messages) < 0:
+        raise ApiError(400, "bad_data", "messages and new_messages must be integers >= 0")
+    if not isinstance(ids, list) or not all(type(i) is int for i in ids):
+        raise ApiError(400, "bad_data", "message_ids must be a list of integers")
+    fields = int_field(body, "fields", 0)  # rename this many contact fields
+    if fields is None or fields < 0:
+        raise ApiError(400, "bad_data", "fields must be an integer >= 0")
+    conversations = int_field(body, "conversations", cfg["mutate_conversations"])
+    new_conversations = int_field(body, "new_conversations", cfg["create_conversations"])
+    if conversations is None or new_conversations is None:
+        raise ApiError(400, "bad_data", "conversations and new_conversations must be integers")
+    if min(conversations, new_conversations) < 0:
+        raise ApiError(400, "bad_data", "conversations and new_conversations must be >= 0")
+    rewrite = body.get("rewrite_ids") or []
+    if not isinstance(rewrite, list) or not all(type(i) is int for i in rewrite):
+        raise ApiError(400, "bad_data", "rewrite_ids must be a list of integers")
+    return Mutation(
+        contacts=n,
+        new_contacts=new,
+        templates=templates,
+        messages=messages,
+        new_messages=new_messages,
+        message_ids=tuple(ids),
+        fields=fields,
+        conversations=conversations,
+        new_conversations=new_conversations,
+        rewrite_ids=tuple(rewrite),
+    )
 
 
 def _delete(state: State, body: dict[str, Any]) -> dict[str, Any]:

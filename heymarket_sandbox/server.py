@@ -1,33 +1,27 @@
-"""HTTP server of the Heymarket sandbox (standard library only).
+"""HTTP server of the Heymarket sandbox (standard library only): parse, dispatch, write.
 
-The plumbing: request ids, body reading, latency, force_status, rate limit, faults, auth,
-shapes (shapes.py), force_body, and dispatch to the control endpoints (control.py) or to the
-route table of the resources (resources/).
+Per request: a request id, the path (less `path_prefix`), the body; then the control
+endpoints (control.py) or, for the API, what faults.py admits, the route table
+(api/routes.py) and what faults.py makes of the answer. Everything is answered as JSON with
+an `X-Request-Id`, sandbox bugs too (docs/sandbox.md, "Layout").
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import socket
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import shapes
-from .auth import make_jwt
+from .api.request import ApiError, Call, encode
+from .api.routes import ROUTES
 from .control import control
-from .resources import LIST_PATHS, ROUTES, ApiError, Call, encode
+from .faults import Faults, Reply, finish
 from .state import State
 
-__all__ = ["SandboxServer", "make_jwt"]
-
-HTML_PAGE = (
-    b"<!DOCTYPE html><html><head><title>Heymarket</title></head><body>"
-    b"<h1>We'll be right back</h1><p>Scheduled maintenance.</p></body></html>"
-)
+__all__ = ["Handler", "SandboxServer"]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -148,7 +142,8 @@ class Handler(BaseHTTPRequestHandler):
             if self.api:
                 self._api(method, raw)
             else:
-                answer = control(self.server.state, method, self.route, self.query, raw)
+                server = self.server
+                answer = control(server.state, server.faults, method, self.route, self.query, raw)
                 self._send(200, encode(answer))
         except ApiError as e:
             self._error(e.status, e.error, e.message)
@@ -162,97 +157,30 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ API
     def _api(self, method: str, raw: bytes) -> None:
-        state = self.server.state
-        cfg = state.config
-        if cfg["latency_ms"]:
-            time.sleep(cfg["latency_ms"] / 1000.0)
-        if cfg["force_status"]:
-            self._forced(cfg["force_status"])
+        faults = self.server.faults
+        admission = faults.admit(self.headers.get("Authorization"))
+        if isinstance(admission, Reply):
+            self._reply(admission)
             return
-        if state.failing():
-            self._forced(503)
-            return
-        wait = state.take_token()
-        if wait is not None:
-            extra = {}
-            if cfg["retry_after"] == "auto":
-                extra["Retry-After"] = str(max(1, math.ceil(wait)))
-            elif cfg["retry_after"] is not None:
-                extra["Retry-After"] = str(cfg["retry_after"])
-            self._error(429, "rate_limited", "too many requests", extra)
-            return
-        fault, v, w = state.draw_fault()
-        if fault == "drop":
+        status, obj = self._route(method, raw)
+        self._reply(finish(admission, self.route, status, encode(obj)))
+
+    def _reply(self, reply: Reply) -> None:
+        if reply.drop:
             self.close_connection = True
             self._count("drop")
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        if fault == "5xx":
-            code = (500, 502, 503)[int(v * 3)]
-            if w < 0.5:
-                self._error(
-                    code,
-                    "internal_error" if code == 500 else "service_unavailable",
-                    "upstream failure",
-                )
-            else:
-                page = (
-                    f"<html><head><title>{code}</title></head><body><center><h1>{code}"
-                    f"</h1></center><hr><center>nginx</center></body></html>"
-                ).encode()
-                self._send(code, page, "text/html")
-            return
-        reason = state.check_auth(self.headers.get("Authorization"))
-        if reason is not None:
-            self._error(401, "unauthorized", reason)
-            return
-        status, obj = self._route(method, raw)
-        body = encode(obj)
-        if status == 200 and cfg["shapes"]:  # off: this one test is all it costs
-            body = shapes.apply(body, self.route, cfg["shapes"], cfg["seed"])
-        if status == 200 and fault == "truncate":
-            self._send(200, body[: max(1, int(len(body) * (0.1 + 0.8 * v)))])
-            return
-        if status == 200 and cfg["force_body"] == "html":
-            self._send(200, HTML_PAGE, "text/html; charset=utf-8")
-            return
-        if status == 200 and cfg["force_body"] == "object" and self.route in LIST_PATHS:
-            body = b'{"data":' + body + b"}"
-        distort = cfg["force_body"] in ("string_ids", "bad_updated")
-        if status == 200 and distort and self.route == "/v1/contacts":
-            body = _distort_contacts(body, cfg["force_body"])
-        self._send(status, body)
-
-    def _forced(self, code: int) -> None:
-        errors = {
-            400: ("bad_data", "invalid request"),
-            401: ("unauthorized", "unauthorized"),
-            403: ("forbidden", "access denied"),
-            404: ("not_found", "not found"),
-            429: ("rate_limited", "too many requests"),
-        }
-        error, message = errors.get(
-            code, ("internal_error" if code >= 500 else "forced", f"forced status {code}")
-        )
-        self._error(code, error, message)
+        elif reply.error is not None:
+            self._error(reply.status, reply.error, reply.message, dict(reply.headers))
+        else:
+            self._send(reply.status, reply.body, reply.ctype)
 
     def _route(self, method: str, raw: bytes) -> tuple[int, Any]:
         route = ROUTES.get((method, self.route))
         if route is None:
             raise ApiError(404, "not_found", f"no endpoint {method} {self.route}")
         return 200, route.handler(Call(self.server.state, raw))
-
-
-def _distort_contacts(body: bytes, how: str) -> bytes:
-    """Records with unexpected types, for the tap's record policy tests."""
-    contacts = json.loads(body)
-    if how == "string_ids":
-        for contact in contacts:
-            contact["id"] = str(contact["id"])
-    elif contacts:
-        contacts[0]["updated"] = "not-a-date"
-    return encode(contacts)
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -262,6 +190,7 @@ class SandboxServer(ThreadingHTTPServer):
 
     def __init__(self, port: int = 0, verbose: bool = False, **switches: Any) -> None:
         self.state = State(switches)
+        self.faults = Faults(self.state)
         self.verbose = verbose
         super().__init__(("127.0.0.1", port), Handler)
 

@@ -23,7 +23,7 @@ from heymarket_sandbox import SHAPE_CASES, Sandbox
 from heymarket_sandbox import shapes as shapes_module
 from heymarket_sandbox.__main__ import build_parser
 from heymarket_sandbox.config import coerce
-from heymarket_sandbox.resources.messages import fmt_trimmed
+from heymarket_sandbox.data.messages import fmt_trimmed
 from heymarket_sandbox.shapes import TIME_FORMS, time_form
 from heymarket_sandbox.timefmt import END_US, START_US, fmt, parse_date_ns
 

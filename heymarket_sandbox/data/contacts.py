@@ -1,4 +1,4 @@
-"""POST /v1/contacts and POST /v1/contacts/count: the big, tie-heavy, mutable data set.
+"""The contacts store: the big, tie-heavy, mutable data set (served by api/contacts.py).
 
 Per contact only id, created, updated (integer microseconds, already truncated to the
 precision), rev and op live in arrays; every other field is derived lazily from
@@ -16,10 +16,11 @@ from collections import Counter
 from random import Random
 from typing import Any
 
-from ..deletes import choose, delete_rng
 from ..timefmt import SPAN_US, START_US, Clock
-from .common import ApiError, Call, RawJson, Route, boundary, newest_first, paging
+from .common import boundary, newest_first
 from .contact_records import derive, nul_ids
+from .deletes import choose, delete_rng
+from .mutation import BadMutation
 
 OP_CREATE, OP_UPDATE, OP_IMPORT, OP_MUTATED, OP_NEW = range(5)
 OP_NAMES = ("create", "update", "import", "update", "create")
@@ -243,12 +244,12 @@ class ContactStore:
     def rewrite(self, ids: list[int]) -> list[int]:
         """Write these contacts again within their `updated`'s clock unit: a new rev, the
         same `updated` (two writes in one second, at `precision` seconds). An id that is
-        not there is a 400, and then nothing changes."""
+        not there is BadMutation (a 400), and then nothing changes."""
         idxs = []
         for cid in ids:
             idx = bisect.bisect_left(self.ids, cid)
             if idx >= len(self.ids) or self.ids[idx] != cid:
-                raise ApiError(400, "bad_data", f"rewrite_ids: no contact {cid}")
+                raise BadMutation(f"rewrite_ids: no contact {cid}")
             idxs.append(idx)
         for idx in idxs:
             self.rev[idx] += 1
@@ -311,34 +312,3 @@ class ContactStore:
         groups.sort(key=lambda g: (-int(g["size"]), str(g["updated"])))
         counts = Counter(self.upd)
         return {"tie_groups": groups, "max_tie_size": max(counts.values()) if counts else 0}
-
-
-def list_contacts(call: Call) -> RawJson:
-    body = call.body()
-    state = call.state
-    with state.lock:
-        state.list_counter += 1
-        cfg = state.config
-        every = cfg["mutate_every"]
-        if every and state.list_counter % every == 0:
-            state.mutate(cfg["mutate_count"], cfg["create_count"], cfg["mutate_templates"])
-        date_ns, limit, offset = paging(body, state.config, None)
-        store = state.world.contacts
-        inclusive = state.config["cursor"] == "inclusive"
-        if cfg["tie_order"] == "shuffled":
-            rng = Random(cfg["fault_seed"] * 1_000_003 + state.list_counter)
-            rows = store.page_shuffled(date_ns, inclusive, limit, offset, rng)
-        else:
-            rows = store.page(date_ns, inclusive, limit, offset)
-        return RawJson(store.page_json(rows))
-
-
-def count_contacts(call: Call) -> dict[str, int]:
-    call.body()
-    return {"count": len(call.world.contacts)}
-
-
-ROUTES = (
-    Route("POST", "/v1/contacts", list_contacts, is_list=True),
-    Route("POST", "/v1/contacts/count", count_contacts),
-)

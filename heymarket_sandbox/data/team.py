@@ -1,11 +1,12 @@
-"""GET /v1/team: ONE object {id, name, list_size, members: [{id, name, role}]}."""
+"""The team and its members (served by api/team.py as GET /v1/team: ONE object
+{id, name, list_size, members: [{id, name, role}]})."""
 
 from __future__ import annotations
 
 from random import Random
 from typing import Any
 
-from .common import Call, Route, stream
+from .common import stream
 
 MEMBER_NAMES = ("Alice Admin", "Bruno Díaz", "Chen Wei", "Dana Levi", "Émile Roy")
 ROLES = ("admin", "member", "member", "manager", "member")
@@ -66,22 +67,8 @@ class Team:
         return [m["id"] for m in self.members]
 
 
-def get_team(call: Call) -> dict[str, Any]:
-    world = call.world
-    team = world.team
-    return {
-        "id": team.id,
-        "name": team.NAME,
-        "list_size": len(world.contacts),
-        "members": [dict(m) for m in team.members],
-    }
-
-
 def truth(team: Team) -> dict[str, dict[str, Any]]:
     return {
         "team": stream({str(team.id): None}),
         "team_members": stream({str(m["id"]): None for m in team.members}),
     }
-
-
-ROUTES = (Route("GET", "/v1/team", get_team),)

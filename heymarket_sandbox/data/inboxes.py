@@ -1,4 +1,5 @@
-"""GET /v1/inboxes: a bare array of every inbox; no body, no paging; a full table.
+"""The inboxes: every inbox of the team, a full table (served by api/inboxes.py as
+GET /v1/inboxes, a bare array; no body, no paging).
 
 Documented fields plus undocumented extras (created, business_hours, auto_close, timezone),
 and `invited` a boolean on even positions, an array of strings on odd ones (the docs
@@ -11,7 +12,7 @@ from random import Random
 from typing import Any
 
 from ..timefmt import SPAN_US, START_US, US, Clock
-from .common import Call, Route, stream
+from .common import stream
 from .team import Team
 
 CORE_NAMES = ("Main line", "Support ☎️", "Ventas España")
@@ -128,16 +129,8 @@ def obj(inbox: dict[str, Any], clock: Clock) -> dict[str, Any]:
     return out
 
 
-def list_inboxes(call: Call) -> list[dict[str, Any]]:
-    world = call.world
-    return [obj(i, world.clock) for i in world.inboxes]
-
-
 def truth(inboxes: list[dict[str, Any]]) -> dict[str, Any]:
     return stream(
         {str(i["id"]): i["rev"] for i in inboxes},
         without_members=[i["id"] for i in inboxes if not i["members"]],
     )
-
-
-ROUTES = (Route("GET", "/v1/inboxes", list_inboxes, is_list=True),)

@@ -1,8 +1,5 @@
-"""POST /v1/surveys: body {limit, page}, pages start at 1; a full table with no cursor.
-
-Newest `created` first (ties id descending). `limit` defaults to 10 and is clamped by
-max_limit (a short page is then not the last); what page 0 does is the survey_page0 switch.
-"""
+"""The surveys store: a full table with no cursor, newest `created` first (ties id
+descending); served by api/surveys.py as POST /v1/surveys, pages of `limit` from 1."""
 
 from __future__ import annotations
 
@@ -10,7 +7,7 @@ from random import Random
 from typing import Any
 
 from ..timefmt import END_US, SPAN_US, START_US, Clock
-from .common import ApiError, Call, Route, int_field, limit_field, stream
+from .common import stream
 
 NPS = (
     ("Net Promoter Score", "How likely are you to recommend us to a friend or colleague?"),
@@ -67,24 +64,3 @@ class Surveys:
         if with_updated:
             extra["updated"] = {str(s["id"]): self.clock.fmt(s["_updated"]) for s in self.items}
         return stream({str(s["id"]): None for s in self.items}, **extra)
-
-
-def list_surveys(call: Call) -> list[dict[str, Any]]:
-    body = call.body()
-    cfg = call.config
-    limit = limit_field(body, 10)
-    page = int_field(body, "page", None)
-    if page is not None and page < 0:
-        raise ApiError(400, "bad_data", "page must be >= 1")
-    if not page:  # missing or 0
-        if cfg["survey_page0"] == "error":
-            raise ApiError(400, "bad_data", "page must be >= 1")
-        page = 1
-    if cfg["max_limit"]:
-        limit = min(limit, cfg["max_limit"])
-    store = call.world.surveys
-    start = (page - 1) * limit
-    return [store.obj(s) for s in store.items[start : start + limit]]
-
-
-ROUTES = (Route("POST", "/v1/surveys", list_surveys, is_list=True),)

@@ -1,13 +1,14 @@
-"""POST /v1/tags: up to 30 tags, newest first, `date` = updated before; a date cursor."""
+"""The tags store: 40..48 tags in tie groups on `updated` (served by api/tags.py as POST
+/v1/tags: up to 30 tags, newest first, `date` = updated before; a date cursor)."""
 
 from __future__ import annotations
 
 from random import Random
 from typing import Any
 
-from ..deletes import choose, delete_rng
 from ..timefmt import SPAN_US, START_US, Clock
-from .common import Call, Route, boundary, newest_first, paging, stream
+from .common import stream
+from .deletes import choose, delete_rng
 
 TAG_NAMES = (
     "VIP",
@@ -128,14 +129,3 @@ class Tags:
         if with_updated:
             extra["updated"] = {str(t["id"]): self.clock.fmt(t["_updated"]) for t in self.tags}
         return stream({str(t["id"]): t["rev"] for t in self.tags}, **extra)
-
-
-def list_tags(call: Call) -> list[dict[str, Any]]:
-    cfg = call.config
-    date_ns, limit, offset = paging(call.body(), cfg, 30)
-    tags = call.world.tags
-    hi = boundary(tags.updated, date_ns, cfg["cursor"] == "inclusive")
-    return [tags.obj(t) for t in newest_first(tags.tags, hi, limit, offset)]
-
-
-ROUTES = (Route("POST", "/v1/tags", list_tags, is_list=True),)

@@ -1,5 +1,5 @@
-"""The API's resources, one module each (data generation + endpoint handlers), and the one
-route table the server dispatches on."""
+"""The one route table the server dispatches on: every handler module's ROUTES, by
+(method, path), and the paths answered with a bare array (docs/sandbox.md, "Layout")."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from . import (
     team,
     templates,
 )
-from .common import ApiError, Call, RawJson, Route, encode, parse_body
+from .request import Route
 
 MODULES = (
     contacts,
@@ -36,5 +36,3 @@ ROUTES: dict[tuple[str, str], Route] = {
 }
 #: paths answered with a bare array (force_body=object wraps these)
 LIST_PATHS = frozenset(r.path for r in ROUTES.values() if r.is_list)
-
-__all__ = ["LIST_PATHS", "ROUTES", "ApiError", "Call", "RawJson", "Route", "encode", "parse_body"]

@@ -1,20 +1,18 @@
-"""What every resource module shares: errors, request bodies, paging, the route type."""
+"""What every handler shares: the API error, request bodies, `Call` (one authorized request),
+`Route` (one row of the route table) and the parsing of the date-cursor paging fields."""
 
 from __future__ import annotations
 
-import bisect
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ..timefmt import parse_date_ns
 
 if TYPE_CHECKING:
+    from ..data.world import World
     from ..state import State
-    from ..world import World
-
-T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -132,29 +130,3 @@ def paging(
     elif mode == "one" and page and page > 1:
         offset = (page - 1) * limit
     return date_ns, limit, offset
-
-
-def boundary(
-    seq: Sequence[Any],
-    date_ns: int | None,
-    inclusive: bool,
-    key: Callable[[Any], int] | None = None,
-) -> int:
-    """How many items of `seq` (ascending by updated µs) pass the `date` filter."""
-    if date_ns is None:
-        return len(seq)
-    if inclusive:
-        return bisect.bisect_right(seq, date_ns // 1000, key=key)
-    return bisect.bisect_left(seq, -(-date_ns // 1000), key=key)
-
-
-def newest_first(seq: Sequence[T], hi: int, limit: int, offset: int) -> list[T]:
-    """`limit` items of seq[:hi] from the newest, skipping `offset`."""
-    start = hi - 1 - offset
-    stop = max(start - limit, -1)
-    return [seq[j] for j in range(start, stop, -1)] if start >= 0 else []
-
-
-def stream(ids: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """One entry of truth["streams"]: {"count", "ids": {"<id>": rev or null}, ...extra}."""
-    return {"count": len(ids), "ids": ids, **extra}

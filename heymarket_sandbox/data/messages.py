@@ -1,22 +1,6 @@
-"""POST /v1/messages/all and POST /v1/messages/all/count: team-wide messages.
-
-Everything the docs leave open about this endpoint is a switch (see ../shared/heymarket-api.md,
-"Messages"):
-
-* `messages_cursor_field`: the body field the cursor is read from, `created_at` (the prose)
-  or `date` (the generated schema). The other name is silently ignored, not even validated.
-* `messages_cursor`: `before` (the prose: messages older than the cursor, newest first) or
-  `after` (a lower bound, as third-party material and cached real answers suggest: messages at
-  or after it, still the newest `limit` of them unless `ascending` is honoured).
-* `cursor` (shared with contacts): `strict` compares with `<` / `>`, `inclusive` with
-  `<=` / `>=`.
-* `messages_order`: whether `order: "updated_at"` is `honoured` (sorted by `updated`) or
-  `ignored` (always sorted by the created `date`).
-* `messages_order_cursor`: with `order: "updated_at"` honoured, whether the cursor filters
-  on the `ordered` field (`updated`) or still on the `created` date.
-* `messages_ascending`: whether `ascending: true` is `honoured` or `ignored`.
-* `max_limit` clamps `limit` (default 30), `page` counts offsets inside the filtered, ordered
-  list exactly as for contacts (`page` is not documented for messages).
+"""The messages store: team-wide messages (served by api/messages.py as POST
+/v1/messages/all and its count, which read the body per the switches; see docs/sandbox.md,
+"Endpoints" and "Switches").
 
 Data: ids ascend; `date` (created) and `updated` are integer microseconds, shown with trailing
 zeros trimmed (`…55.021462Z`, `…12.946Z`, `…12Z`); `updated >= date`. Broadcasts share one
@@ -24,7 +8,7 @@ zeros trimmed (`…55.021462Z`, `…12.946Z`, `…12Z`); `updated >= date`. Broa
 status updates arrive in one batch, so `updated` has a tie group larger than 100 too. The
 most recently updated message is an older one (a late status change), so the order of
 `updated` and of `date` differ at the top. Ordering is by (key, id): newest first with ties
-id descending, or the reverse with `ascending`.
+id descending, or the reverse with `ascending` (a `Query` says which).
 
 Per message only the id, the two times, the status, the direction, the broadcast and a
 version counter live in arrays; every other field is derived from (seed, id).
@@ -38,11 +22,12 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from random import Random
 from typing import Any
 
-from ..timefmt import SPAN_US, START_US, US, fmt, parse_date_ns
-from .common import ApiError, Call, RawJson, Route, int_field, limit_field, stream
+from ..timefmt import SPAN_US, START_US, US, fmt
+from .common import stream
 
 #: Outbound statuses, then the inbound ones; a status change moves along its cycle.
 STATUSES = ("queued", "sent", "delivered", "read", "failed", "undelivered", "received", "seen")
@@ -386,51 +371,23 @@ class MessageStore:
         return stream({str(ids[i]): fmt_trimmed(upd[i]) for i in range(len(ids))}, **extra)
 
 
+@dataclass(frozen=True)
 class Query:
-    """A parsed `POST /v1/messages/all` body, read per the switches."""
+    """What one messages request asks for, already read per the switches (api/messages.py
+    parses the body into one)."""
 
-    def __init__(self, body: dict[str, Any], cfg: dict[str, Any], *, count: bool = False) -> None:
-        limit = limit_field(body, 30)
-        if cfg["max_limit"]:
-            limit = min(limit, cfg["max_limit"])
-        self.limit = limit
-        mode = cfg["page"]
-        page = None
-        if mode != "ignore" and not count:
-            page = int_field(body, "page", None)
-            if page is not None and page < 0:
-                raise ApiError(400, "bad_data", "page must be >= 0")
-        self.offset = 0
-        if mode == "zero" and page:
-            self.offset = page * limit
-        elif mode == "one" and page and page > 1:
-            self.offset = (page - 1) * limit
-        field = cfg["messages_cursor_field"]
-        raw = body.get(field)
-        self.cut_ns: int | None = None
-        if raw is not None:
-            if not isinstance(raw, str):
-                raise ApiError(400, "bad_data", f"{field} must be an RFC 3339 string")
-            try:
-                self.cut_ns = parse_date_ns(raw)
-            except ValueError as e:
-                raise ApiError(400, "bad_data", str(e)) from None
-        order = body.get("order")
-        sort_updated = False
-        if cfg["messages_order"] == "honoured":
-            if order not in (None, "created_at", "updated_at"):
-                raise ApiError(400, "bad_data", "order must be created_at or updated_at")
-            sort_updated = order == "updated_at"
-        self.sort_updated = sort_updated
-        self.filter_updated = sort_updated and cfg["messages_order_cursor"] == "ordered"
-        ascending = body.get("ascending")
-        self.ascending = False
-        if cfg["messages_ascending"] == "honoured":
-            if ascending is not None and not isinstance(ascending, bool):
-                raise ApiError(400, "bad_data", "ascending must be a boolean")
-            self.ascending = bool(ascending)
-        self.before = cfg["messages_cursor"] == "before"
-        self.inclusive = cfg["cursor"] == "inclusive"
+    limit: int
+    offset: int
+    #: the cursor in ns, or None (no cursor)
+    cut_ns: int | None
+    #: sorted by `updated` (else by the created `date`)
+    sort_updated: bool
+    #: the cursor filters on `updated` (else on `date`)
+    filter_updated: bool
+    ascending: bool
+    #: the cursor is an upper bound (else a lower one)
+    before: bool
+    inclusive: bool
 
     def passes(self, key: array) -> Callable[[int], bool]:
         cut = self.cut_ns
@@ -443,31 +400,3 @@ class Query:
         if self.inclusive:
             return lambda idx: key[idx] * 1000 >= cut
         return lambda idx: key[idx] * 1000 > cut
-
-
-def list_messages(call: Call) -> RawJson:
-    body = call.body()
-    state = call.state
-    with state.lock:
-        cfg = state.config
-        store = state.world.messages
-        store.requests += 1
-        every = cfg["mutate_every"]
-        changes, new = cfg["mutate_messages"], cfg["create_messages"]
-        if every and store.requests % every == 0 and (changes or new):
-            state.mutate(0, 0, 0, messages=changes, new_messages=new)
-        store = state.world.messages
-        return RawJson(store.page_json(store.select(Query(body, cfg))))
-
-
-def count_messages(call: Call) -> str:
-    """The same filter as the list; the answer is a JSON string, as documented."""
-    body = call.body()
-    with call.state.lock:
-        return str(call.world.messages.count(Query(body, call.config, count=True)))
-
-
-ROUTES = (
-    Route("POST", "/v1/messages/all", list_messages, is_list=True),
-    Route("POST", "/v1/messages/all/count", count_messages),
-)

@@ -1,4 +1,5 @@
-"""POST /v1/templates: at most 30 templates, newest first, `date` = updated before.
+"""The templates store (served by api/templates.py as POST /v1/templates: at most 30
+templates, newest first, `date` = updated before).
 
 Deliberate tie groups on `updated`: one straddles the first 30-template page boundary, and
 with `template_tie` N > 30 one group of N is larger than any answer (the API's page cannot
@@ -12,9 +13,9 @@ from operator import itemgetter
 from random import Random
 from typing import Any
 
-from ..deletes import choose, delete_rng
 from ..timefmt import SPAN_US, START_US, Clock
-from .common import Call, Route, boundary, newest_first, paging, stream
+from .common import stream
+from .deletes import choose, delete_rng
 
 NAMES = (
     "Welcome",
@@ -43,7 +44,6 @@ TEXTS = (
     "Tabs\tand\ttabs",
     "",
 )
-_UPDATED = itemgetter("_updated")
 _ORDER = itemgetter("_updated", "id")
 
 
@@ -173,16 +173,3 @@ class Templates:
         if with_updated:
             extra["updated"] = {str(t["id"]): self.clock.fmt(t["_updated"]) for t in listed}
         return stream({str(t["id"]): t["rev"] for t in listed}, **extra)
-
-
-def list_templates(call: Call) -> list[dict[str, Any]]:
-    cfg = call.config
-    date_ns, limit, offset = paging(call.body(), cfg, 30)
-    with call.state.lock:
-        store = call.world.templates
-        items = store.listed(cfg["archived_templates"] == "hidden")
-        hi = boundary(items, date_ns, cfg["cursor"] == "inclusive", _UPDATED)
-        return [store.obj(t) for t in newest_first(items, hi, limit, offset)]
-
-
-ROUTES = (Route("POST", "/v1/templates", list_templates, is_list=True),)

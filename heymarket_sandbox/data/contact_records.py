@@ -10,14 +10,42 @@ spreadsheets does; that step draws nothing.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from random import Random
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .contact_words import CHANNELS, COMPANIES, CUSTOM_VALUES, EMOJI, FIRST, LAST, TEXTS
 
-if TYPE_CHECKING:
-    from .contacts import ContactStore
+
+class ContactSource(Protocol):
+    """What `derive` reads of the contacts store (data/contacts.py's ContactStore), typed
+    here so that this module need not import the store that imports it."""
+
+    @property
+    def seed(self) -> int: ...
+    @property
+    def ids(self) -> Sequence[int]: ...
+    @property
+    def cre(self) -> Sequence[int]: ...
+    @property
+    def upd(self) -> Sequence[int]: ...
+    @property
+    def team_id(self) -> int: ...
+    @property
+    def members(self) -> list[dict[str, Any]]: ...
+    @property
+    def inboxes(self) -> list[dict[str, Any]]: ...
+    @property
+    def field_keys(self) -> list[str]: ...
+    @property
+    def deleted_field_keys(self) -> list[str]: ...
+    @property
+    def tag_refs(self) -> list[dict[str, Any]]: ...
+    @property
+    def fmt(self) -> Callable[[int], str]: ...
+    @property
+    def trunc(self) -> Callable[[int], int]: ...
+
 
 _SLUGS: dict[str | None, str] = {}
 
@@ -31,7 +59,7 @@ def _slug(name: str | None) -> str:
     return out
 
 
-def derive(s: ContactStore, idx: int) -> dict[str, Any]:
+def derive(s: ContactSource, idx: int) -> dict[str, Any]:
     """The contact's static fields; created/updated/rev/op are None (filled in by the store)."""
     cid = s.ids[idx]
     r = Random(s.seed * 1_000_003 + cid)

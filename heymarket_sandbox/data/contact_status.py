@@ -1,4 +1,5 @@
-"""POST /v1/contact/status: one contact's messaging status, by `id` (or `phone`).
+"""The contact status answers: one contact's messaging status (served by
+api/contact_status.py as POST /v1/contact/status, by `id` or `phone`).
 
 The answer is `{id, phone, unsubscribed, blocked}`, as documented; about 40 % of answers
 also carry `unsubscribed_admin`, `unsubscribed_contact` and `locked` (as third-party
@@ -15,8 +16,7 @@ import bisect
 from random import Random
 from typing import TYPE_CHECKING, Any
 
-from ..shapes import request_id
-from .common import ApiError, Call, Route, stream
+from .common import stream
 
 if TYPE_CHECKING:
     from .contacts import ContactStore
@@ -75,33 +75,9 @@ def index_of_phone(store: ContactStore, phone: str) -> int | None:
     return index.get(phone)
 
 
-def contact_status(call: Call) -> dict[str, Any]:
-    body = call.body()
-    cid, phone = request_id(body.get("id"), call.config), body.get("phone")
-    if cid is None and phone is None:
-        raise ApiError(400, "bad_data", "id or phone is required")
-    with call.state.lock:
-        store = call.world.contacts
-        if cid is not None:
-            if isinstance(cid, bool) or not isinstance(cid, int):
-                raise ApiError(400, "bad_data", "id must be an integer")
-            idx = index_of(store, cid)
-        elif isinstance(phone, str):
-            idx = index_of_phone(store, phone.lstrip("+"))
-        else:
-            raise ApiError(400, "bad_data", "phone must be a string")
-        fraction = call.config["status_missing"]
-        if idx is None or missing(store.seed, store.ids[idx], fraction):
-            raise ApiError(404, "not_found", "contact not found")
-        return answer(store, idx)
-
-
 def truth(store: ContactStore, fraction: float) -> tuple[dict[str, Any], dict[str, Any]]:
     """(every answer by contact id, the truth["streams"] entry of contact_status), without
     the contacts that answer 404 (`status_missing`)."""
     listed = [i for i in range(len(store.ids)) if not missing(store.seed, store.ids[i], fraction)]
     answers = {str(store.ids[i]): answer(store, i) for i in listed}
     return answers, stream({str(store.ids[i]): store.rev[i] for i in listed})
-
-
-ROUTES = (Route("POST", "/v1/contact/status", contact_status),)

@@ -1,4 +1,5 @@
-"""POST /v1/contact-fields: the team's custom fields, {id, title, duplicate}; a full table.
+"""The contact fields store: the team's custom fields, {id, title, duplicate}; a full table
+(served by api/contact_fields.py).
 
 The titles are awkward on purpose, as a real team's are: two that differ only by case
 and a trailing space, an empty one, one that is only an emoji, one that equals a
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import Any
 
-from .common import Call, Route, stream
+from .common import stream
 
 #: The titles of the 12 live fields, in the order the seed shuffles them into.
 LIVE_TITLES = (
@@ -83,11 +84,3 @@ def build(r: Random) -> ContactFields:
         {"id": f, "title": title, "duplicate": False} for f, title in zip(live, titles, strict=True)
     ]
     return ContactFields(fields, sorted(deleted))
-
-
-def list_fields(call: Call) -> list[dict[str, Any]]:
-    call.body()  # validated, otherwise ignored
-    return [dict(f) for f in call.world.fields.fields]
-
-
-ROUTES = (Route("POST", "/v1/contact-fields", list_fields, is_list=True),)
