@@ -1,12 +1,15 @@
-"""The tap package's imports run one way, with no circle, and each stream has one parent.
+"""The packages' imports run one way, with no circle, and each stream has one parent.
 
 Every import counts: at module level, under `TYPE_CHECKING` and inside functions (an
 import that only a type checker or one code path runs still ties the two modules
-together). The layers, top to bottom, are the ones docs/architecture.md draws:
-the CLI over the tap, the tap over the streams, the streams over what several of them
-share, that over the stream base, the base over STATE, STATE over the walkers, and the
-walkers over HTTP, settings, timestamps and schemas. A module may import its own layer
-or a lower one, and a new module fails here until it is given a layer.
+together). The layers, top to bottom, are the ones docs/architecture.md draws: in
+tap_heymarket/ the CLI over the tap, the tap over the streams, the streams over what
+several of them share, that over the stream base, the base over STATE, STATE over the
+walkers, and the walkers over settings, HTTP helpers, timestamps and schemas; in
+heymarket_sandbox/ (docs/sandbox.md, "Layout") the harness over the server, the server
+over faults and control, those over the API's handlers, the handlers over the state, the
+state over the data stores, and the stores over the switch table. A module may import its
+own layer or a lower one, and a new module fails here until it is given a layer.
 """
 
 from __future__ import annotations
@@ -62,6 +65,20 @@ TAP_LAYERS: list[tuple[str, set[str]]] = [
             "writer",
         },
     ),
+]
+
+
+#: heymarket_sandbox's layers, top first. A name is a module or a subpackage (all its
+#: modules); the longest name that matches places a module. `__init__` only re-exports, so
+#: it is on top: no module of the sandbox imports the package itself.
+SANDBOX_LAYERS: list[tuple[str, set[str]]] = [
+    ("entry points", {"__init__", "__main__", "harness", "bench"}),
+    ("HTTP server", {"server"}),
+    ("faults and control", {"faults", "control"}),
+    ("API handlers", {"api"}),
+    ("state", {"state"}),
+    ("data stores", {"data"}),
+    ("switches", {"config", "shapes", "auth", "timefmt"}),
 ]
 
 
@@ -138,34 +155,62 @@ def upward_imports(
     graph: Mapping[str, Iterable[str]], package: str, layers: list[tuple[str, set[str]]]
 ) -> list[str]:
     """Every import that runs up the layers, and every module without a layer."""
-    level = {
+    keys = {
         (package if short == "__init__" else f"{package}.{short}"): depth
         for depth, (_, members) in enumerate(layers)
         for short in members
     }
-    problems = [f"{name} has no layer in the test's table" for name in graph if name not in level]
+
+    def level(name: str) -> int | None:
+        matches = [key for key in keys if name == key or name.startswith(key + ".")]
+        # The package itself is only its `__init__`, never the prefix of every module.
+        matches = [key for key in matches if key != package or name == package]
+        return keys[max(matches, key=len)] if matches else None
+
+    problems = [f"{name} has no layer in the test's table" for name in graph if level(name) is None]
     for name, targets in sorted(graph.items()):
         for target in sorted(targets):
-            if name in level and target in level and level[target] < level[name]:
+            source, goal = level(name), level(target)
+            if source is not None and goal is not None and goal < source:
                 problems.append(
-                    f"{name} ({layers[level[name]][0]}) imports {target} "
-                    f"({layers[level[target]][0]}), a higher layer"
+                    f"{name} ({layers[source][0]}) imports {target} "
+                    f"({layers[goal][0]}), a higher layer"
                 )
     return problems
 
 
-TAP_PACKAGE = REPO_ROOT / "tap_heymarket"
+PACKAGES = {"tap_heymarket": TAP_LAYERS, "heymarket_sandbox": SANDBOX_LAYERS}
 
 
-def test_the_tap_package_has_no_import_circle() -> None:
-    assert cycles(import_graph(TAP_PACKAGE)) == []
+@pytest.mark.parametrize("package", list(PACKAGES))
+def test_a_package_has_no_import_circle(package: str) -> None:
+    graph = import_graph(REPO_ROOT / package)
+    assert len(graph) > 20
+    assert cycles(graph) == []
 
 
-def test_the_tap_package_imports_run_down_the_layers() -> None:
-    graph = import_graph(TAP_PACKAGE)
-    assert upward_imports(graph, "tap_heymarket", TAP_LAYERS) == []
-    names = {short for _, members in TAP_LAYERS for short in members}
-    assert len(names) == sum(len(members) for _, members in TAP_LAYERS), "a module in two layers"
+@pytest.mark.parametrize("package", list(PACKAGES))
+def test_a_package_imports_run_down_its_layers(package: str) -> None:
+    layers = PACKAGES[package]
+    assert upward_imports(import_graph(REPO_ROOT / package), package, layers) == []
+    names = [short for _, members in layers for short in members]
+    assert len(names) == len(set(names)), "a module in two layers"
+
+
+def test_a_planted_back_import_in_the_sandbox_is_caught() -> None:
+    """The real graph, with one store importing the state above it, or the package."""
+    graph = import_graph(REPO_ROOT / "heymarket_sandbox")
+    store, state = "heymarket_sandbox.data.contacts", "heymarket_sandbox.state"
+    assert store in graph["heymarket_sandbox.data.world"]
+    planted = {**graph, store: graph[store] | {state}}
+    assert upward_imports(planted, "heymarket_sandbox", SANDBOX_LAYERS) == [
+        f"{store} (data stores) imports {state} (state), a higher layer"
+    ]
+    assert any(store in group and state in group for group in cycles(planted))
+    to_package = {**graph, store: graph[store] | {"heymarket_sandbox"}}
+    assert upward_imports(to_package, "heymarket_sandbox", SANDBOX_LAYERS) == [
+        f"{store} (data stores) imports heymarket_sandbox (entry points), a higher layer"
+    ]
 
 
 def test_the_checks_see_every_kind_of_import(tmp_path: Path) -> None:
