@@ -42,6 +42,7 @@ from tap_heymarket.message_probe import Prober
 from tap_heymarket.message_strategy import BY_UPDATED, Learned, MessagePage, Strategy, choose
 from tap_heymarket.message_walk import MessageWalk
 from tap_heymarket.state import message_state_errors
+from tests.support.list_model import ListSemantics
 
 US, MS, SECOND, HOUR = 1, 1000, 1_000_000, 3_600_000_000
 EPOCH = datetime(2024, 5, 1, tzinfo=UTC)
@@ -67,7 +68,8 @@ def to_us(value: datetime) -> int:
 
 @dataclass
 class ModelMessages:
-    """`POST /v1/messages/all` as the sandbox's switches describe it, in a few lines."""
+    """`POST /v1/messages/all` as the sandbox's switches describe it, answering through the
+    shared list model (tests/support/list_model.py)."""
 
     #: id -> [date, updated] (µs after EPOCH)
     rows: dict[int, list[int]]
@@ -86,39 +88,35 @@ class ModelMessages:
     def __post_init__(self) -> None:
         self.now = max((u for _, u in self.rows.values()), default=0)
 
-    def _filtered(self, body: dict[str, t.Any]) -> tuple[list[tuple[int, list[int]]], int]:
+    def _semantics(self) -> ListSemantics:
+        return ListSemantics(
+            inclusive=self.inclusive,
+            before=self.before,
+            max_limit=self.max_limit,
+            page_mode=self.page_mode,
+        )
+
+    def _select(self, body: dict[str, t.Any], *, limit: int | None = None) -> list[int]:
+        """The ids answered (with `limit=None`: every one the filter lets through)."""
         sort_updated = self.order_honoured and body.get("order") == "updated_at"
         filter_updated = sort_updated and self.cursor_on_ordered
         sort_key, filter_key = int(sort_updated), int(filter_updated)
-        rows = list(self.rows.items())
         raw = body.get(self.cursor_field) if self.cursor_field else None
-        if raw is not None:
-            cut = to_us(timestamps.parse(raw))
-
-            def passes(value: int) -> bool:
-                if self.before:
-                    return value <= cut if self.inclusive else value < cut
-                return value >= cut if self.inclusive else value > cut
-
-            rows = [r for r in rows if passes(r[1][filter_key])]
-        return rows, sort_key
+        semantics = self._semantics()
+        if limit is None:
+            semantics = ListSemantics(inclusive=self.inclusive, before=self.before)
+        return semantics.answer(
+            ((i, row[sort_key], row[filter_key]) for i, row in self.rows.items()),
+            cut=to_us(timestamps.parse(raw)) if raw is not None else None,
+            limit=limit or max(len(self.rows), 1),
+            page=body.get("page") if limit is not None else None,
+            ascending=self.ascending_honoured and body.get("ascending") is True,
+        )
 
     def answer(self, body: dict[str, t.Any]) -> MessagePage:
         self.requests += 1
-        limit = body.get("limit", 30)
-        assert isinstance(limit, int) and limit > 0, body
-        if self.max_limit:
-            limit = min(limit, self.max_limit)
-        rows, sort_key = self._filtered(body)
-        ascending = self.ascending_honoured and body.get("ascending") is True
-        rows.sort(key=lambda r: (r[1][sort_key], r[0]), reverse=not ascending)
-        page = body.get("page")
-        offset = 0
-        if self.page_mode == "zero" and page:
-            offset = page * limit
-        elif self.page_mode == "one" and page and page > 1:
-            offset = (page - 1) * limit
-        chosen = rows[offset : offset + limit]
+        ids = self._select(body, limit=body.get("limit", 30))
+        chosen = [(i, self.rows[i]) for i in ids]
         return MessagePage(
             records=[{"id": i} for i, _ in chosen],
             updated=[at(u) for _, (_, u) in chosen],
@@ -126,7 +124,7 @@ class ModelMessages:
         )
 
     def count(self, body: dict[str, t.Any]) -> int:
-        return len(self._filtered(body)[0])
+        return len(self._select(body))
 
     # -- what may happen between (or during) runs --------------------------------------
 

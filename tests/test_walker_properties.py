@@ -35,6 +35,7 @@ from tap_heymarket.pagination import Page, UpdatedCursorPaginator
 from tap_heymarket.state import state_errors
 from tap_heymarket.state_keys import BOOKMARK_KEY, REVS_KEY, WALK_KEY
 from tap_heymarket.walk_state import MAX_REVS
+from tests.support.list_model import ListSemantics
 
 US, MS, SECOND = 1, 1000, 1_000_000
 EPOCH = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -61,7 +62,8 @@ def to_us(value: datetime) -> int:
 
 @dataclass
 class ModelServer:
-    """A newest-first list with an `updated`-before cursor, like `POST /v1/contacts`."""
+    """A newest-first list with an `updated`-before cursor, like `POST /v1/contacts`,
+    answering through the shared list model (tests/support/list_model.py)."""
 
     #: id -> [updated (µs after EPOCH), rev]
     rows: dict[int, list[int]]
@@ -83,26 +85,21 @@ class ModelServer:
         self.now = max((u for u, _ in self.rows.values()), default=0)
 
     def answer(self, body: dict[str, t.Any]) -> Page:
-        limit = body["limit"]
-        assert isinstance(limit, int) and limit > 0, body
-        if self.max_limit:
-            limit = min(limit, self.max_limit)
-        rows = sorted(
-            self.rows.items(),
-            key=lambda kv: (kv[1][0], (kv[0] * 2_654_435_761 + self.salt) % 1_000_003),
-            reverse=True,
+        semantics = ListSemantics(
+            inclusive=self.inclusive,
+            date_unit=self.date_unit,
+            max_limit=self.max_limit,
+            page_mode=self.page_mode,
+            salt=self.salt,
         )
-        if "date" in body:
-            cut = to_us(timestamps.parse(body["date"]))
-            cut -= cut % self.date_unit
-            rows = [r for r in rows if (r[1][0] <= cut if self.inclusive else r[1][0] < cut)]
-        page = body.get("page")
-        offset = 0
-        if self.page_mode == "zero" and page:
-            offset = page * limit
-        elif self.page_mode == "one" and page and page > 1:
-            offset = (page - 1) * limit
-        chosen = rows[offset : offset + limit]
+        cut = to_us(timestamps.parse(body["date"])) if "date" in body else None
+        ids = semantics.answer(
+            ((i, u, u) for i, (u, _) in self.rows.items()),
+            cut=cut,
+            limit=body["limit"],
+            page=body.get("page"),
+        )
+        chosen = [(i, self.rows[i]) for i in ids]
         return Page(
             records=[{"id": i, "rev": rev} if self.revs else {"id": i} for i, (_, rev) in chosen],
             updated=[at(u) for _, (u, _) in chosen],
