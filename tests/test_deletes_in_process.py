@@ -1,4 +1,4 @@
-"""The delete sweep (`tap_heymarket/deletes.py`) in process, in the fast suite.
+"""The delete sweep (`tap_heymarket/sweep.py`, `swept_stream.py`) in process, in the fast suite.
 
 tests/test_deletes.py proves the sweep end to end through tap subprocesses (slow); these
 run the same tap class in this process against small sandboxes, so that `make unit` and

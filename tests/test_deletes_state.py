@@ -1,4 +1,4 @@
-"""What a delete sweep keeps in STATE (tap_heymarket/deletes.py), in process."""
+"""What a delete sweep keeps in STATE (tap_heymarket/sweep.py), in process."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tap_heymarket.walk_state import MAX_REVS, WalkMemory
 
 
 def test_a_sweep_state_round_trips_and_a_foreign_one_is_refused() -> None:
-    """What a sweep keeps in STATE (tap_heymarket/deletes.py) comes back as it was; an entry
+    """What a sweep keeps in STATE (tap_heymarket/sweep.py) comes back as it was; an entry
     the tap did not write is refused (the sweep then starts over), never trusted."""
     at = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     sweep = SweepProgress(
