@@ -8,8 +8,8 @@ import itertools
 import pytest
 
 from heymarket_sandbox import Sandbox
-from tests.singer_check import check_messages
-from tests.tap_runner import (
+from tests.support.singer_check import check_messages
+from tests.support.tap_runner import (
     assert_streams_match_truth,
     run_tap,
     sandbox_config,

@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 
 from heymarket_sandbox import API_KEY, SECRET_ID, SECRET_KEY, Sandbox
-from tests.tap_runner import REPO_ROOT, TAP, TapRun, clean_env, run_tap, sandbox_config, truth_ids
+from tests.support.tap_runner import (
+    REPO_ROOT,
+    TAP,
+    TapRun,
+    clean_env,
+    run_tap,
+    sandbox_config,
+    truth_ids,
+)
 
 GOOD = {"api_secret_id": SECRET_ID, "api_secret_key": SECRET_KEY}
 

@@ -7,7 +7,7 @@ import json
 
 from heymarket_dev.generated import CATALOG, discovered_catalog, render_catalog
 from heymarket_sandbox import Sandbox
-from tests.tap_runner import STREAMS, run_tap, sandbox_config
+from tests.support.tap_runner import STREAMS, run_tap, sandbox_config
 
 
 def test_catalog_file_matches_discovery() -> None:

@@ -22,7 +22,7 @@ from tap_heymarket import __version__
 from tap_heymarket.client import MAX_RETRY_AFTER_SECONDS, USER_AGENT, retry_after_seconds
 from tap_heymarket.errors import HeymarketFatalError, MalformedResponseError
 from tap_heymarket.tap import TapHeymarket
-from tests.tap_runner import sandbox_config
+from tests.support.tap_runner import sandbox_config
 
 OFFLINE = "http://127.0.0.1:9"  # nothing listens: these tests answer requests themselves
 

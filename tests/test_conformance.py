@@ -3,7 +3,7 @@ the schema the tap sends, and no value is lost, whatever JSON the API puts in an
 
 The property tests draw arbitrary JSON values for every property of every stream's schema
 (and fields the schema does not list), conform the record as the stream does, and check it
-with a JSON Schema validator (the one tests/singer_check.py uses on real runs). "Not lost"
+with a JSON Schema validator (the one tests/support/singer_check.py uses on real runs). "Not lost"
 means: the value is in its column with the same meaning (`meaning` below: what the
 coercions may change, and nothing else), in its alternate column, or as sent in
 `extra_fields` under its own name.
@@ -40,8 +40,8 @@ from tap_heymarket.fitting import (
     scrub_any,
 )
 from tap_heymarket.tap import TapHeymarket
-from tests.singer_check import FORMATS
-from tests.tap_runner import sandbox_config
+from tests.support.singer_check import FORMATS
+from tests.support.tap_runner import sandbox_config
 
 LOGGER = logging.getLogger("test-conformance")
 OFFLINE = "http://127.0.0.1:9"  # building a tap makes no request

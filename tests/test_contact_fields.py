@@ -3,7 +3,6 @@ sandbox's truth (every contact's `custom` map, `truth(custom=True)`)."""
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 from typing import Any
@@ -16,11 +15,10 @@ from heymarket_dev.meltano import clean_env
 from heymarket_sandbox import Sandbox
 from tap_heymarket.field_columns import column_schema, columns_in
 from tap_heymarket.fitting import scrub_any
-from tests.tap_runner import REPO_ROOT, TAP, run_tap, sandbox_config, write_json
+from tests.support.contact_values import held, select, truth_values, upsert
+from tests.support.tap_runner import REPO_ROOT, TAP, run_tap, sandbox_config, write_json
 
 pytestmark = pytest.mark.slow
-
-Table = dict[tuple[int, str], Any]
 
 
 def discover(config: dict[str, Any]) -> dict[str, Any]:
@@ -42,40 +40,9 @@ def discover(config: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(proc.stdout))
 
 
-def select(catalog: dict[str, Any], *streams: str) -> dict[str, Any]:
-    """A copy of `catalog` with exactly `streams` selected."""
-    out = copy.deepcopy(catalog)
-    for stream in out["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] in streams
-    return out
-
-
 def stream_schema(catalog: dict[str, Any], name: str) -> dict[str, Any]:
     (entry,) = [s for s in catalog["streams"] if s["tap_stream_id"] == name]
     return dict(entry["schema"])
-
-
-def upsert(table: Table, rows: list[dict[str, Any]]) -> Table:
-    """What an upserting warehouse does with the rows: the last row per primary key wins."""
-    for row in rows:
-        table[(row["contact_id"], row["field_id"])] = row["value"]
-    return table
-
-
-def held(table: Table) -> Table:
-    """The values the table holds (a null row is a value no longer held)."""
-    return {k: v for k, v in table.items() if v is not None}
-
-
-def truth_values(truth: dict[str, Any]) -> Table:
-    """The truth's values as the tap emits them: U+0000 replaced (replace_nul_characters)."""
-    return {
-        (int(c), key): scrub_any(value)
-        for c, custom in truth["custom"].items()
-        for key, value in custom.items()
-    }
 
 
 def test_values_equal_truth_then_follow_changes_and_clears() -> None:

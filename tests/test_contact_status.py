@@ -18,7 +18,8 @@ import requests
 from heymarket_dev.generated import CATALOG
 from heymarket_dev.meltano import clean_env
 from heymarket_sandbox import Sandbox
-from tests.tap_runner import (
+from tests.support.contact_values import held, select, truth_values, upsert
+from tests.support.tap_runner import (
     REPO_ROOT,
     TAP,
     parse_messages,
@@ -26,7 +27,6 @@ from tests.tap_runner import (
     sandbox_config,
     write_json,
 )
-from tests.test_contact_fields import held, select, truth_values, upsert
 
 STATUS = "/v1/contact/status"
 FLAGS = ("unsubscribed", "blocked", "unsubscribed_admin", "unsubscribed_contact", "locked")

@@ -25,8 +25,8 @@ from tap_heymarket.conversation_streams import ConversationsStream
 from tap_heymarket.inbox_access import InboxAccess
 from tap_heymarket.state import conversation_state_errors
 from tap_heymarket.tap import TapHeymarket
-from tests.singer_check import check_messages
-from tests.tap_runner import (
+from tests.support.singer_check import check_messages
+from tests.support.tap_runner import (
     KILL_WARNINGS,
     at_record,
     run_tap,

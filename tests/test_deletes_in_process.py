@@ -16,14 +16,14 @@ import pytest
 
 from heymarket_sandbox import Sandbox
 from tap_heymarket.tap import TapHeymarket
-from tests.tap_runner import parse_messages, sandbox_config, stream_truth
-from tests.test_deletes import (
+from tests.support.sweeps import (
     PostgresModel,
     activations,
     assert_exactly_deleted,
     delete_some,
     swept,
 )
+from tests.support.tap_runner import parse_messages, sandbox_config, stream_truth
 
 Messages = list[dict[str, t.Any]]
 

@@ -22,7 +22,7 @@ from heymarket_dev.doc_commands import (
 )
 from heymarket_dev.generated import settings_table
 from heymarket_sandbox import SWITCHES
-from tests.tap_runner import REPO_ROOT, TAP, clean_env
+from tests.support.tap_runner import REPO_ROOT, TAP, clean_env
 
 README = (REPO_ROOT / "README.md").read_text()
 

@@ -32,7 +32,7 @@ from tap_heymarket.field_columns import (
     slug,
 )
 from tap_heymarket.swept_stream import SweptStream
-from tests.tap_runner import REPO_ROOT
+from tests.support.tap_runner import REPO_ROOT
 
 SAFE = re.compile(r"^[a-z][a-z0-9_]*$")
 FULL_WIDTH_ID = "\uff29\uff24"  # "ID" in full-width letters

@@ -16,7 +16,7 @@ import re
 import pytest
 
 from heymarket_sandbox import Sandbox
-from tests.tap_runner import run_tap, sandbox_config, truth_ids
+from tests.support.tap_runner import run_tap, sandbox_config, truth_ids
 
 # Runs the tap as a subprocess against the sandbox: not in `make unit`.
 pytestmark = pytest.mark.slow

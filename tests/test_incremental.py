@@ -8,7 +8,7 @@ import pytest
 
 from heymarket_sandbox import Sandbox
 from tap_heymarket import timestamps
-from tests.tap_runner import run_tap, sandbox_config, truth_ids
+from tests.support.tap_runner import run_tap, sandbox_config, truth_ids
 
 # Runs the tap as a subprocess against the sandbox: not in `make unit`.
 pytestmark = pytest.mark.slow

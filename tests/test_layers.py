@@ -23,7 +23,7 @@ from singer_sdk import Stream
 
 from tap_heymarket.client import HeymarketStream
 from tap_heymarket.tap import TapHeymarket
-from tests.tap_runner import REPO_ROOT, sandbox_config
+from tests.support.tap_runner import REPO_ROOT, sandbox_config
 
 #: tap_heymarket's layers, top first (module names without the package).
 TAP_LAYERS: list[tuple[str, set[str]]] = [

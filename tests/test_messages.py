@@ -24,8 +24,8 @@ import pytest
 from heymarket_dev.generated import CATALOG
 from heymarket_sandbox import Sandbox
 from tap_heymarket import timestamps
-from tests.singer_check import check_messages
-from tests.tap_runner import (
+from tests.support.singer_check import check_messages
+from tests.support.tap_runner import (
     KILL_WARNINGS,
     run_tap,
     run_until_killed,

@@ -54,7 +54,7 @@ from heymarket_dev.meltano import (
     tail,
 )
 from heymarket_sandbox import SECRET_ID, SECRET_KEY, Sandbox
-from tests.test_warehouses import (
+from tests.support.warehouse_truth import (
     COUNTS,
     FIELD_VALUE_COUNTS,
     FIELD_VALUES,

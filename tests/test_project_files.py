@@ -10,7 +10,7 @@ import pytest
 
 from tap_heymarket import __version__
 from tap_heymarket.tap import TapHeymarket
-from tests.tap_runner import REPO_ROOT
+from tests.support.tap_runner import REPO_ROOT
 
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
 

@@ -15,8 +15,8 @@ import pytest
 
 from heymarket_sandbox import Sandbox
 from tap_heymarket import timestamps
-from tests.singer_check import check_messages
-from tests.tap_runner import (
+from tests.support.singer_check import check_messages
+from tests.support.tap_runner import (
     KILL_WARNINGS,
     STREAMS,
     TapRun,

@@ -21,7 +21,7 @@ from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from tap_heymarket import records
 from tap_heymarket.records import ConformedRecordMessages
 from tap_heymarket.tap import TapHeymarket
-from tests.tap_runner import sandbox_config
+from tests.support.tap_runner import sandbox_config
 
 #: (owner, name, parameters after `self`) -> where the tap uses it and why.
 PRIVATE_METHODS = {

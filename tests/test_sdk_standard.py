@@ -18,7 +18,7 @@ from singer_sdk.testing import SuiteConfig, get_tap_test_class
 from heymarket_dev.generated import CATALOG
 from heymarket_sandbox import Sandbox
 from tap_heymarket.tap import TapHeymarket
-from tests.tap_runner import sandbox_config
+from tests.support.tap_runner import sandbox_config
 
 #: Port 1 answers nothing: a tap that ran before the sandbox started would fail loudly.
 CONFIG = sandbox_config("http://127.0.0.1:1", page_size=100)

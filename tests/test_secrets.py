@@ -1,7 +1,7 @@
 """No secret (API key, secret key, secret id or minted JWT) appears in any output.
 
 Every `run_tap` and `run_until_killed` in the suite already asserts this for its own config
-(`tests.tap_runner.assert_no_secrets`: the secrets plain, URL-encoded and in base64, and
+(`tests.support.tap_runner.assert_no_secrets`: the secrets plain, URL-encoded and in base64, and
 every part of the JWTs the run could have minted); this module runs the failure, retry and
 kill scenarios with distinctive secret values, checks that the scenarios meant to sync did
 sync, and also greps `--about`, discovery, the committed catalog and meltano.yml.
@@ -21,7 +21,14 @@ from typing import Any
 import pytest
 
 from heymarket_sandbox import Sandbox
-from tests.tap_runner import REPO_ROOT, TAP, assert_no_secrets, clean_env, run_tap, run_until_killed
+from tests.support.tap_runner import (
+    REPO_ROOT,
+    TAP,
+    assert_no_secrets,
+    clean_env,
+    run_tap,
+    run_until_killed,
+)
 
 # Runs the tap as a subprocess against the sandbox: not in `make unit`.
 pytestmark = pytest.mark.slow

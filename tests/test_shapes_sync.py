@@ -19,8 +19,8 @@ import pytest
 
 from heymarket_sandbox import SHAPE_CASES, Sandbox
 from tap_heymarket import timestamps
-from tests.singer_check import check_messages
-from tests.tap_runner import (
+from tests.support.singer_check import check_messages
+from tests.support.tap_runner import (
     STREAMS,
     assert_streams_match_truth,
     run_tap,
@@ -33,7 +33,7 @@ CATALOG_FILE = "catalog/catalog.json"
 
 
 def _every_stream_selected() -> dict[str, Any]:
-    from tests.tap_runner import REPO_ROOT
+    from tests.support.tap_runner import REPO_ROOT
 
     catalog = json.loads((REPO_ROOT / CATALOG_FILE).read_text())
     for stream in catalog["streams"]:

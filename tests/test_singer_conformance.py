@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from heymarket_sandbox import Sandbox
-from tests.singer_check import SingerViolation, check_messages
-from tests.tap_runner import run_tap, sandbox_config
+from tests.support.singer_check import SingerViolation, check_messages
+from tests.support.tap_runner import run_tap, sandbox_config
 
 # Runs the tap as a subprocess against the sandbox: not in `make unit`.
 pytestmark = pytest.mark.slow

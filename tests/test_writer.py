@@ -20,7 +20,7 @@ from singer_sdk.singerlib import RecordMessage, StateMessage
 from heymarket_sandbox import Sandbox
 from tap_heymarket import writer as writer_module
 from tap_heymarket.writer import BUFFER_BYTES, BufferedMsgSpecWriter
-from tests.tap_runner import REPO_ROOT, run_tap, sandbox_config
+from tests.support.tap_runner import REPO_ROOT, run_tap, sandbox_config
 
 WHEN = datetime(2026, 12, 3, 12, 0, 0, 123456, tzinfo=UTC)
 

@@ -30,7 +30,7 @@ from heymarket_dev.meltano import clean_env
 from heymarket_sandbox import API_KEY, SECRET_ID, SECRET_KEY, make_jwt
 from tap_heymarket import timestamps
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TAP = [sys.executable, "-m", "tap_heymarket"]
 
 
