@@ -60,6 +60,8 @@ _decoder = msgspec.json.Decoder()
 
 #: What `HeymarketStream.decode_json` may be asked to expect.
 _JSONT = t.TypeVar("_JSONT", list, dict)
+#: What a `HeymarketStream.call` reads from its answer.
+_T = t.TypeVar("_T")
 
 
 def describe_answer(response: requests.Response) -> str:
@@ -296,27 +298,37 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
             return None
 
     def side_request(self, path: str, body: dict) -> requests.Response:
-        """`POST <path>` outside the stream's pages (e.g. a count endpoint).
+        """`POST <path>` outside the stream's pages (e.g. a count endpoint), its status
+        checked (`check_status`); the caller reads the answer."""
+        return self.call(path, body, self.checked)
 
-        Paced, authenticated, status-checked and retried like every request, but its
-        answer is not decoded as a page of records: the caller reads it.
+    def checked(self, response: requests.Response) -> requests.Response:
+        """The answer, once `check_status` let it through."""
+        self.check_status(response)
+        return response
+
+    def call(self, path: str, body: dict, read: t.Callable[[requests.Response], _T]) -> _T:
+        """`POST <path>` with `body` outside the stream's pages.
+
+        Paced, authenticated and retried like every request (`request_decorator`);
+        `read` takes the answer inside the retries: it applies the status rules (its own
+        where an endpoint answers a status with meaning, else `checked`) and decodes it,
+        so a malformed answer is retried like a page.
         """
         prepared = self.build_prepared_request(
             method="POST", url=self.url_base + path, json=body, headers=self.http_headers
         )
-        response: requests.Response = self.request_decorator(self._send_side)(prepared, None)
-        return response
 
-    def _send_side(
-        self, prepared_request: requests.PreparedRequest, context: Context | None
-    ) -> requests.Response:
-        response = self.requests_session.send(
-            self.authenticator(prepared_request),
-            timeout=self.timeout,
-            allow_redirects=self.allow_redirects,
-        )
-        self.check_status(response)
-        return response
+        def send(prepared_request: requests.PreparedRequest, context: Context | None) -> _T:
+            response = self.requests_session.send(
+                self.authenticator(prepared_request),
+                timeout=self.timeout,
+                allow_redirects=self.allow_redirects,
+            )
+            return read(response)
+
+        answer: _T = self.request_decorator(send)(prepared, None)
+        return answer
 
     @staticmethod
     def _failure_summary(exc: BaseException) -> str:

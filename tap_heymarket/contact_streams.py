@@ -201,33 +201,19 @@ class ContactStatusStream(ContactChild):
 
     def read_status(self, contact_id: int) -> dict[str, t.Any] | None:
         """One contact's status, or None if the API no longer knows the contact (404)."""
-        prepared = self.build_prepared_request(
-            method="POST",
-            url=self.url_base + self.path,
-            json={"id": contact_id},
-            headers=self.http_headers,
-        )
-        answer: dict[str, t.Any] | None = self.request_decorator(self._send_status)(prepared, None)
-        return answer
+        return self.call(self.path, {"id": contact_id}, self._read_status)
 
-    def _send_status(
-        self, prepared_request: requests.PreparedRequest, context: Context | None
-    ) -> dict[str, t.Any] | None:
-        """Send one status request; for this stream only, 404 is an answer, not an error.
+    def _read_status(self, response: requests.Response) -> dict[str, t.Any] | None:
+        """One status answer; for this stream only, 404 is an answer, not an error.
 
         Other statuses go through `check_status` (429/5xx retried, other 4xx fatal), and
         a body that is not a JSON object is retried like a 5xx.
         """
-        response = self.requests_session.send(
-            self.authenticator(prepared_request),
-            timeout=self.timeout,
-            allow_redirects=self.allow_redirects,
-        )
         if response.status_code == 404:
             self.not_found += 1
             if self.found == 0 and self.not_found >= MISSING_ENDPOINT_AFTER:
                 msg = (
-                    f"{describe_request(prepared_request)} answered 404 for the first "
+                    f"{describe_request(response.request)} answered 404 for the first "
                     f"{self.not_found} contacts (X-Request-Id: {request_id(response)}): the "
                     "endpoint is missing for these credentials or this api_url; deselect "
                     "contact_status or check api_url"

@@ -43,8 +43,8 @@ class MessageBookmarks:
 def read_bookmarks(entry: t.Mapping[str, t.Any]) -> MessageBookmarks:
     """The entry as a run uses it (its shape was checked by `message_state_errors`)."""
     return MessageBookmarks(
-        updated=_time(entry.get(BOOKMARK_KEY)),
-        date=_time(entry.get(CREATED_KEY)),
+        updated=timestamps.parse_optional(entry.get(BOOKMARK_KEY)),
+        date=timestamps.parse_optional(entry.get(CREATED_KEY)),
         walk=entry.get(MESSAGE_WALK_KEY),
         learned=entry.get(STRATEGY_KEY),
     )
@@ -67,11 +67,7 @@ def record_page(entry: dict[str, t.Any], walk: MessageWalk) -> bool:
         return False
     entry.pop(MESSAGE_WALK_KEY, None)
     for key, newest in ((BOOKMARK_KEY, walk.max_updated), (CREATED_KEY, walk.max_date)):
-        old = _time(entry.get(key))
+        old = timestamps.parse_optional(entry.get(key))
         if newest and (old is None or newest > old):
             entry[key] = timestamps.normalize(newest)
     return True
-
-
-def _time(value: t.Any) -> datetime | None:
-    return timestamps.parse(value) if value else None

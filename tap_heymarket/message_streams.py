@@ -96,25 +96,13 @@ class MessagesStream(HeymarketStream):
 
     def _ask(self, body: dict[str, t.Any]) -> MessagePage | None:
         """One probe: paced, retried and decoded like a page; None for a 400 answer."""
-        prepared = self.build_prepared_request(
-            method="POST", url=self.url_base + self.path, json=body, headers=self.http_headers
-        )
+        return self.call(self.path, body, self._read_probe)
 
-        def send(
-            prepared_request: requests.PreparedRequest, context: Context | None
-        ) -> MessagePage | None:
-            response = self.requests_session.send(
-                self.authenticator(prepared_request),
-                timeout=self.timeout,
-                allow_redirects=self.allow_redirects,
-            )
-            if response.status_code == 400:
-                return None
-            self.check_status(response)
-            return t.cast("MessagePage", self.decode(response))
-
-        answer: MessagePage | None = self.request_decorator(send)(prepared, None)
-        return answer
+    def _read_probe(self, response: requests.Response) -> MessagePage | None:
+        if response.status_code == 400:
+            return None
+        self.check_status(response)
+        return t.cast("MessagePage", self.decode(response))
 
     # -- the walk ------------------------------------------------------------------------
 

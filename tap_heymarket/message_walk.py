@@ -111,8 +111,8 @@ class MessageWalk:
         self.max_date: datetime | None = None
         self.emitted = 0
         if self.resumed and resume:
-            self.max_updated = _time_or_none(resume.get("max_updated"))
-            self.max_date = _time_or_none(resume.get("max_date"))
+            self.max_updated = timestamps.parse_optional(resume.get("max_updated"))
+            self.max_date = timestamps.parse_optional(resume.get("max_date"))
             self.emitted = int(resume.get("emitted") or 0)
         #: A full sync by `date` checks the API's count (nothing leaves that order).
         self.count_start: int | None = None
@@ -220,10 +220,3 @@ class MessageWalk:
     @property
     def requests(self) -> int:
         return self.engine.requests
-
-
-def _time_or_none(value: t.Any) -> datetime | None:
-    try:
-        return timestamps.parse(value) if value else None
-    except ValueError:
-        return None

@@ -75,7 +75,15 @@ from datetime import UTC, datetime, timedelta
 
 from tap_heymarket import timestamps
 from tap_heymarket.pagination import UpdatedCursorPaginator
-from tap_heymarket.walk_state import MAX_REVS, TOP, Page, PageRequest, WalkMemory, record_rev
+from tap_heymarket.walk_state import (
+    MAX_REVS,
+    TOP,
+    Page,
+    PageRequest,
+    WalkMemory,
+    is_int,
+    record_rev,
+)
 
 #: Catch-up rounds after the main walk before a sweep gives up settling (no activation).
 MAX_CATCH_UPS = 10
@@ -88,13 +96,6 @@ SETTLE = timedelta(seconds=60)
 def now() -> datetime:
     """The tap's clock (UTC)."""
     return datetime.now(UTC)
-
-
-def _time(value: t.Any) -> datetime | None:
-    """A timestamp kept in STATE (None for null); ValueError when it is not one."""
-    if value is None:
-        return None
-    return timestamps.parse(value)
 
 
 def text(value: datetime | None) -> str | None:
@@ -175,14 +176,14 @@ class SweepProgress:
         if not isinstance(data, dict):
             return None
         try:
-            version, started = data["version"], _time(data["started_at"])
-            if not _is_int(version) or started is None:
+            version, started = data["version"], timestamps.parse_optional(data["started_at"])
+            if not is_int(version) or started is None:
                 return None
             seen: dict[int, tuple[int, datetime]] = {}
             for entry in data.get("seen") or []:
                 record_id, rev, updated = entry
-                when = _time(updated)
-                if not (_is_int(record_id) and _is_int(rev)) or when is None:
+                when = timestamps.parse_optional(updated)
+                if not (is_int(record_id) and is_int(rev)) or when is None:
                     return None
                 seen[record_id] = (rev, when)
             walk, learned = data.get("walk"), data.get("learned")
@@ -191,7 +192,7 @@ class SweepProgress:
                 return None
             if walk is not None:
                 for key in ("floor", "top", "cursor"):
-                    _time(walk.get(key))
+                    timestamps.parse_optional(walk.get(key))
                 if walk.get("kind") not in (None, "le", "lt"):
                     return None
             if not isinstance(unproven, list):
@@ -200,15 +201,15 @@ class SweepProgress:
                 version=version,
                 started_at=started,
                 round=_int(data.get("round")),
-                floor=_time(data.get("floor")),
-                floor_read_at=_time(data.get("floor_read_at")),
+                floor=timestamps.parse_optional(data.get("floor")),
+                floor_read_at=timestamps.parse_optional(data.get("floor_read_at")),
                 top_read=data.get("top_read") is True,
-                next_floor=_time(data.get("next_floor")),
-                next_floor_read_at=_time(data.get("next_floor_read_at")),
+                next_floor=timestamps.parse_optional(data.get("next_floor")),
+                next_floor_read_at=timestamps.parse_optional(data.get("next_floor_read_at")),
                 walk=walk,
                 learned=learned,
                 seen=seen,
-                threshold=_time(data.get("threshold")),
+                threshold=timestamps.parse_optional(data.get("threshold")),
                 unproven=[str(u) for u in unproven],
                 records=_int(data.get("records")),
                 requests=_int(data.get("requests")),
@@ -217,14 +218,10 @@ class SweepProgress:
             return None
 
 
-def _is_int(value: t.Any) -> t.TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _int(value: t.Any) -> int:
     if value is None:
         return 0
-    if not _is_int(value) or value < 0:
+    if not is_int(value) or value < 0:
         raise ValueError(value)
     return value
 
@@ -353,6 +350,6 @@ def new_version(started_ms: int, *entries: t.Any) -> int:
     of every sweep entry given (the pending one, the last finished one)."""
     previous = [started_ms]
     for entry in entries:
-        if isinstance(entry, dict) and _is_int(entry.get("version")):
+        if isinstance(entry, dict) and is_int(entry.get("version")):
             previous.append(entry["version"] + 1)
     return max(previous)

@@ -7,6 +7,7 @@ UTC format with microseconds: `2024-05-01T12:34:56.789000+00:00`.
 
 from __future__ import annotations
 
+import typing as t
 from datetime import UTC, datetime, timedelta
 
 UTC = UTC
@@ -96,3 +97,8 @@ def to_api(value: datetime, step: timedelta = MILLISECOND) -> str:
     if step >= MILLISECOND:
         text = text[:-3]
     return text + "Z"
+
+
+def parse_optional(value: t.Any) -> datetime | None:
+    """A timestamp kept in STATE: None for null, else `parse` (ValueError when not one)."""
+    return None if value is None else parse(value)

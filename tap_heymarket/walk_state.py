@@ -133,7 +133,7 @@ class WalkMemory:
 def record_rev(record: dict[str, t.Any]) -> tuple[int, int] | None:
     """The record's (id, rev), or None when either is not an integer (it cannot be kept)."""
     record_id, rev = record.get("id"), record.get("rev")
-    if _is_int(record_id) and _is_int(rev):
+    if is_int(record_id) and is_int(rev):
         return record_id, rev
     return None
 
@@ -151,8 +151,9 @@ def revs_from_state(data: t.Any) -> Revs:
 
 
 def revs_pair_ok(pair: t.Any) -> bool:
-    return isinstance(pair, list) and len(pair) == 2 and all(_is_int(v) for v in pair)
+    return isinstance(pair, list) and len(pair) == 2 and all(is_int(v) for v in pair)
 
 
-def _is_int(value: t.Any) -> t.TypeGuard[int]:
+def is_int(value: t.Any) -> t.TypeGuard[int]:
+    """An integer, and not a boolean (JSON's `true` is no id)."""
     return isinstance(value, int) and not isinstance(value, bool)
