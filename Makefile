@@ -1,5 +1,5 @@
 # tap-heymarket developer commands. GNU make; needs only python3 (>= 3.11) to start.
-#   make test   venv + lint (ruff, mypy) + the whole pytest suite (incl. the Meltano e2e test)
+#   make test   venv + lint (ruff, mypy) + the whole pytest suite (tests/unit, sandbox, tap, e2e)
 #   make demo   venv + meltano install + sandbox -> meltano run -> DuckDB summary
 #   make clean  remove the venv, .meltano/, output/ and caches
 
@@ -18,7 +18,7 @@ help:
 	@echo "make venv   create $(VENV) (editable tap + dev tools + meltano==$(MELTANO_VERSION))"
 	@echo "make lint   ruff check + ruff format --check + mypy"
 	@echo "make test   lint, then the whole pytest suite"
-	@echo "make unit   the fast tests only (no tap subprocesses, Meltano or warehouses)"
+	@echo "make unit   the fast tests only: tests/unit/ and tests/sandbox/ (no tap subprocesses)"
 	@echo "make mutate mutation testing of the walker, STATE and sweep modules (docs/testing.md)"
 	@echo "make demo   sync the local sandbox into DuckDB with Meltano and print a summary"
 	@echo "make clean  remove $(VENV), .meltano/, output/ and caches"
@@ -43,7 +43,8 @@ lint: venv
 test: venv lint
 	$(VPY) -m pytest -W error
 
-# The fast loop (under a minute): everything but the tests marked `slow`.
+# The fast loop (under a minute): tests/unit/ and tests/sandbox/. tests/conftest.py marks
+# every test under tests/tap/ and tests/e2e/ `slow` by its folder.
 unit: venv
 	$(VPY) -m pytest -W error -m "not slow" -q
 

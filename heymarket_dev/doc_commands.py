@@ -1,8 +1,8 @@
 """The commands that README.md and docs/*.md show, for the tests that keep them working.
 
-tests/test_readme_path.py runs the README's "Running against the real API" blocks as they
-are written; tests/test_docs.py checks that every other shell command in the docs is run by
-a named test or listed as not runnable here, with the reason. tests/test_own_project.py runs
+tests/e2e/test_readme_path.py runs the README's "Running against the real API" blocks as they
+are written; tests/unit/test_docs.py checks that every other shell command in the docs is run by
+a named test or listed as not runnable here, with the reason. tests/e2e/test_own_project.py runs
 the `meltano.yml` that docs/warehouses.md shows for a project of one's own.
 """
 
@@ -87,7 +87,7 @@ def strip_comment(line: str) -> str:
 
 def commands(block_text: str) -> list[str]:
     """The commands of a shell block: comments and blank lines dropped, continuation lines
-    joined, runs of blanks collapsed to one (the form tests/test_docs.py keys them by)."""
+    joined, runs of blanks collapsed to one (the form tests/unit/test_docs.py keys them by)."""
     out: list[str] = []
     pending = ""
     for raw in block_text.splitlines():

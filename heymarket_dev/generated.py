@@ -1,7 +1,7 @@
 """Files generated from the tap itself: `catalog/catalog.json` and the README settings table.
 
-`make catalog` and `make settings-table` write them; tests/test_catalog.py and
-tests/test_docs.py fail while they differ from what the tap reports.
+`make catalog` and `make settings-table` write them; tests/tap/test_catalog.py and
+tests/tap/test_docs.py fail while they differ from what the tap reports.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Write catalog/catalog.json: `tap-heymarket --discover` with every stream selected.
 
-Run `make catalog` after changing a schema; tests/test_catalog.py fails while the file
+Run `make catalog` after changing a schema; tests/tap/test_catalog.py fails while the file
 and the discovered catalog differ.
 """
 

@@ -10,7 +10,7 @@ and status for conversations; the whole layout is in state_keys.py) holds:
   only between a page and the walk's end.
 
 These three rules are the streams' whole use of that entry, and the walker's property
-tests (tests/test_walker_properties.py) drive walks through them, so a bug here fails
+tests (tests/unit/test_walker_properties.py) drive walks through them, so a bug here fails
 there rather than passing a model of its own.
 """
 

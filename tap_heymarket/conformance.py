@@ -40,7 +40,7 @@ can all be checked inline, a check compiled from their schemas (fast_checks.py) 
 whether they fit as they are; then the fitter is not called. The per-record cost is one
 dictionary pass: every field has a precomputed set of Python types that fit as they are
 (`Fitter.fast`); only the rest goes through the slow path.
-tests/test_conformance.py proves the guarantee on arbitrary JSON values (Hypothesis).
+tests/unit/test_conformance.py proves the guarantee on arbitrary JSON values (Hypothesis).
 """
 
 from __future__ import annotations

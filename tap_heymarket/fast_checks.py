@@ -12,7 +12,7 @@ value is wrong. So a check may give up (False) wherever inlining gets complicate
 date-time strings (which are normalised), several scalar types (which are converted to
 the first), objects with keys their schema does not list, and depth beyond `MAX_DEPTH`.
 
-A check is only used when no string needs a U+0000 search. tests/test_conformance.py
+A check is only used when no string needs a U+0000 search. tests/unit/test_conformance.py
 proves on arbitrary values that a True check never hides a change the fitter would make.
 """
 

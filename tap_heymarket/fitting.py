@@ -5,7 +5,7 @@ it fits the schema (itself, or a lossless coercion of it, at any depth) or raise
 `fast` is the set of Python types that fit as they are, so the conformer can skip the call
 for most values. The rules (which coercions are lossless, which type wins where several are
 declared, the one UTC form of a timestamp, NUL replacement) are listed in conformance.py's
-docstring; tests/test_conformance.py proves them on arbitrary JSON values (Hypothesis).
+docstring; tests/unit/test_conformance.py proves them on arbitrary JSON values (Hypothesis).
 """
 
 from __future__ import annotations

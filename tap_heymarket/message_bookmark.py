@@ -11,7 +11,7 @@ The entry holds, besides the SDK's keys:
   strategy.
 
 `MessagesStream` (message_streams.py) and the walk's property tests
-(tests/test_message_walk.py) both go through these functions, so a bug in them fails
+(tests/unit/test_message_walk.py) both go through these functions, so a bug in them fails
 those tests rather than passing a model of their own.
 """
 

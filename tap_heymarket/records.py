@@ -15,7 +15,7 @@ without the SDK's message object and its four calls; with any map, the SDK's own
 
 This module is the tap's ONLY use of the SDK's record internals: the private selection
 helper it imports, `Stream._generate_record_messages` and `Stream._write_record_message`,
-which it overrides, and `Stream._tap` (the writer). tests/test_sdk_private_hooks.py pins
+which it overrides, and `Stream._tap` (the writer). tests/unit/test_sdk_private_hooks.py pins
 them, so an SDK upgrade that changes them fails there.
 """
 

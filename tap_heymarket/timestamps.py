@@ -46,7 +46,7 @@ def normalize_text(text: str, parsed: datetime) -> str:
     Formatting a datetime costs more than parsing it (docs/benchmarks.md); an RFC 3339 UTC
     string (`...56Z`, `...56.7Z`, `...56.789000+00:00`, or no zone) already holds every
     digit of the one output form, so it is re-cut instead. Any other shape is formatted.
-    tests/test_timestamps.py proves both give the same string.
+    tests/unit/test_timestamps.py proves both give the same string.
     """
     if text[-1:] == "Z":
         body = text[:-1]

@@ -13,7 +13,8 @@ when the buffer reaches `BUFFER_BYTES`, and at exit. A target still has every re
 before the STATE that covers it, and a tap killed between two STATE messages leaves a
 target exactly what the last STATE covers, or more, as before. `write_record` is the
 same RECORD line without the message object, for records.py's fast path.
-tests/test_writer.py checks the order, the write count and the flush at exit.
+tests/unit/test_writer.py checks the order and the write count, tests/tap/test_writer.py the
+flush at exit.
 """
 
 from __future__ import annotations

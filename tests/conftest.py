@@ -4,8 +4,13 @@ The SDK's test factory reads `TAP_HEYMARKET_*` variables and `.env` when it buil
 tap at collection time. Strip them here, before any test module is imported, so a
 developer's real credentials can never reach a test or a request.
 
-Also the session's shared fixtures for the Meltano end-to-end tests (tests/test_warehouses.py,
-tests/test_own_project.py): one `meltano install` and one Postgres per session.
+The tests live in four folders, one per layer (docs/testing.md, "What runs where"):
+tests/unit/ and tests/sandbox/ run in process; every test under tests/tap/ (the tap's CLI
+as a subprocess) and tests/e2e/ (Meltano, warehouses, `make`) is marked `slow` here, by its
+folder, so `make unit` (`-m "not slow"`) leaves them out. No test file marks itself.
+
+Also the session's shared fixtures for the Meltano end-to-end tests (tests/e2e/test_warehouses.py,
+tests/e2e/test_own_project.py): one `meltano install` and one Postgres per session.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +36,19 @@ from heymarket_dev.meltano import (
 for _name in list(os.environ):
     if _name.startswith(("TAP_HEYMARKET_", "TARGET_DUCKDB_", "TARGET_JSONL_")):
         del os.environ[_name]
+
+#: The folders whose every test is `slow`: the tap as a subprocess, Meltano and warehouses.
+SLOW_FOLDERS = tuple(Path(__file__).resolve().parent / name for name in ("tap", "e2e"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test under tests/tap/ and tests/e2e/, and no other."""
+    for item in items:
+        path = item.path.resolve()
+        if any(path.is_relative_to(folder) for folder in SLOW_FOLDERS):
+            item.add_marker(pytest.mark.slow)
+
 
 #: Loaders whose venv the tests also query the warehouse with: the modules it must import.
 LOADER_DRIVERS = {

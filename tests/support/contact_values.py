@@ -1,5 +1,6 @@
 """Custom-field values as the sandbox holds them and as an upserting target would
-(tests/test_contact_fields.py, tests/test_contact_status.py)."""
+(tests/tap/test_contact_fields.py, tests/unit/test_contact_fields.py,
+tests/tap/test_contact_status.py)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,9 @@ def truth_values(truth: dict[str, Any]) -> Table:
         for c, custom in truth["custom"].items()
         for key, value in custom.items()
     }
+
+
+def stream_schema(catalog: dict[str, Any], name: str) -> dict[str, Any]:
+    """The JSON Schema of stream `name` in `catalog`."""
+    (entry,) = [s for s in catalog["streams"] if s["tap_stream_id"] == name]
+    return dict(entry["schema"])

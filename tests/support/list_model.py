@@ -6,8 +6,8 @@ the `date` cursor compares strictly or inclusively, whether it is an upper bound
 what `page` does, and how a tie group is ordered. The sandbox serves each of those as a
 switch (docs/sandbox.md); `ListSemantics` is the same rules in a few lines, over rows a
 Hypothesis strategy draws, so that the walker's property tests
-(tests/test_walker_properties.py) and the messages walk's (tests/test_message_walk.py)
-answer from one model. tests/test_list_model.py checks it against the sandbox.
+(tests/unit/test_walker_properties.py) and the messages walk's (tests/unit/test_message_walk.py)
+answer from one model. tests/sandbox/test_list_model.py checks it against the sandbox.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """What the delete-sweep tests share: a model of what target-postgres makes of the tap's
-messages, and the sweep's bookkeeping (tests/test_deletes.py, tests/test_deletes_in_process.py)."""
+messages, and the sweep's bookkeeping (tests/tap/test_deletes.py,
+tests/sandbox/test_deletes_in_process.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What a warehouse must hold after a sync of the sandbox, and how its values compare with
-what the tap emitted (tests/test_warehouses.py, tests/test_own_project.py)."""
+what the tap emitted (tests/e2e/test_warehouses.py, tests/e2e/test_own_project.py)."""
 
 from __future__ import annotations
 
