@@ -15,6 +15,7 @@ own layer or a lower one, and a new module fails here until it is given a layer.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -253,3 +254,17 @@ def test_every_stream_has_one_line_of_descent(tap: TapHeymarket) -> None:
                 break
             assert len(cls.__bases__) == 1, f"{cls.__name__} has bases {cls.__bases__}"
             assert issubclass(cls.__bases__[0], Stream)
+
+
+def test_the_architecture_doc_draws_the_tap_s_layers() -> None:
+    """docs/architecture.md's table names every module of tap_heymarket in its layer."""
+    text = (REPO_ROOT / "docs" / "architecture.md").read_text()
+    drawn: dict[str, str] = {}
+    layer = ""
+    for row in re.findall(r"^\|([^|]*)\| `([^`]+)` \|", text, flags=re.MULTILINE):
+        layer = row[0].strip() or layer
+        drawn[row[1].removesuffix(".py").removesuffix("/")] = layer
+    expected = {
+        short: name for name, members in TAP_LAYERS for short in members if short != "__init__"
+    }
+    assert drawn == expected
