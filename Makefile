@@ -40,11 +40,18 @@ lint: venv
 	$(VENV)/bin/ruff format --check $(SOURCES)
 	$(VENV)/bin/mypy
 
+# The suite in parallel (pytest-xdist; docs/testing.md, "What runs where"). More workers than
+# cores: most slow tests wait on subprocesses, the sandbox and pacing. Groups (tests/conftest.py)
+# keep tests that share a fixture or the Meltano project on one worker; the longest go first.
+TEST_WORKERS ?= 4
+XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
 test: venv lint
-	$(VPY) -m pytest -W error
+	$(VPY) -m pytest -W error $(XDIST) --durations=25
 
 # The fast loop (under a minute): tests/unit/ and tests/sandbox/. tests/conftest.py marks
-# every test under tests/tap/ and tests/e2e/ `slow` by its folder.
+# every test under tests/tap/ and tests/e2e/ `slow` by its folder. Serial: it is CPU bound
+# (xdist gains little on 2 cores), and xdist's summary would not say "deselected".
 unit: venv
 	$(VPY) -m pytest -W error -m "not slow" -q
 
