@@ -43,7 +43,7 @@ lint: venv
 # The suite in parallel (pytest-xdist; docs/testing.md, "What runs where"). More workers than
 # cores: most slow tests wait on subprocesses, the sandbox and pacing. Groups (tests/conftest.py)
 # keep tests that share a fixture or the Meltano project on one worker; the longest go first.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 6
 XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 test: venv lint
