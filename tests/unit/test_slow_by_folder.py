@@ -53,3 +53,16 @@ def test_not_slow_is_exactly_unit_and_sandbox() -> None:
     missing = sorted(in_fast_folders - selected)
     assert not missing, f"`-m 'not slow'` leaves out {len(missing)} fast tests: {missing[:5]}"
     assert selected == in_fast_folders and deselected == in_slow_folders
+
+
+def test_the_parallel_plan_names_tests_that_exist() -> None:
+    """tests/conftest.py's LONGEST_FIRST prefixes and Meltano-project modules name real
+    tests: a file moved or renamed would otherwise drop out of the plan in silence."""
+    from tests.conftest import LONGEST_FIRST, MELTANO_PROJECT_MODULES
+
+    for prefix in LONGEST_FIRST:
+        path, _, test = prefix.partition("::")
+        source = (REPO_ROOT / path).read_text()
+        assert not test or f"def {test}(" in source, prefix
+    for name in MELTANO_PROJECT_MODULES:
+        assert (REPO_ROOT / "tests" / "e2e" / name).is_file(), name
