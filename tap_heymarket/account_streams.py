@@ -23,8 +23,8 @@ from singer_sdk import StreamSchema
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 
 from tap_heymarket.client import SCHEMAS, HeymarketStream
-from tap_heymarket.pagination import Page
 from tap_heymarket.swept_stream import SweptStream
+from tap_heymarket.walk_state import Page
 
 if t.TYPE_CHECKING:
     import requests

@@ -6,8 +6,6 @@ import logging
 import random
 import time
 import typing as t
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 
 import msgspec
@@ -16,7 +14,8 @@ from singer_sdk import SchemaDirectory
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams import RESTStream
 
-from tap_heymarket import __version__, schemas, timestamps
+from tap_heymarket import __version__, schemas
+from tap_heymarket.answers import describe_answer, retry_after_seconds, without_nul
 from tap_heymarket.auth import authenticator_from_config
 from tap_heymarket.errors import (
     HeymarketFatalError,
@@ -29,9 +28,9 @@ from tap_heymarket.errors import (
 from tap_heymarket.fitting import API_EXTRA_FIELDS, EXTRA_FIELDS
 from tap_heymarket.metrics import log_counter
 from tap_heymarket.pacing import RequestPacer
-from tap_heymarket.pagination import Page, PageRequest
 from tap_heymarket.records import ConformedRecordMessages
 from tap_heymarket.settings import Settings
+from tap_heymarket.walk_state import Page, PageRequest
 
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
@@ -50,9 +49,6 @@ _RETRIABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
     requests.exceptions.ContentDecodingError,
 )
 
-#: Never wait longer than this for one Retry-After, whatever the server says.
-MAX_RETRY_AFTER_SECONDS = 300.0
-
 #: Sent with every request, so Heymarket's logs can tell the tap and its version apart.
 USER_AGENT = f"tap-heymarket/{__version__}"
 
@@ -60,86 +56,9 @@ _decoder = msgspec.json.Decoder()
 
 #: What `HeymarketStream.decode_json` may be asked to expect.
 _JSONT = t.TypeVar("_JSONT", list, dict)
+
 #: What a `HeymarketStream.call` reads from its answer.
 _T = t.TypeVar("_T")
-
-
-def describe_answer(response: requests.Response) -> str:
-    """`POST /v1/contacts (X-Request-Id: ...)`: how error messages name an answer."""
-    return f"{describe_request(response.request)} (X-Request-Id: {request_id(response)})"
-
-
-_NUL = b"\\u0000"
-
-
-def without_nul(content: bytes) -> bytes:
-    """JSON text with every `\\u0000` escape (U+0000 in a string or key) made `\\ufffd`.
-
-    An escape is one preceded by an even run of backslashes (`\\\\u0000` is the text
-    backslash-u-0-0-0-0, left as it is). Found with `bytes.find`: an answer has few.
-    """
-    parts: list[bytes] = []
-    start = 0
-    at = content.find(_NUL)
-    while at != -1:
-        before = at
-        while before > 0 and content[before - 1] == 0x5C:  # backslash
-            before -= 1
-        if (at - before) % 2 == 0:
-            parts += (content[start:at], b"\\ufffd")
-            start = at + len(_NUL)
-            at = content.find(_NUL, start)
-        else:
-            at = content.find(_NUL, at + 1)
-    return b"".join([*parts, content[start:]]) if parts else content
-
-
-def parsed_times(
-    page: Page, response: requests.Response, name: str, noun: str = "record"
-) -> list[datetime]:
-    """Every record's timestamp `name` parsed, and normalised in place.
-
-    A walk depends on every value of its keys, so one that is missing or not an RFC 3339
-    date-time makes the answer malformed (retried, then fatal): such a record can be
-    neither skipped (silent loss) nor emitted.
-    """
-    read = timestamps.read
-    values: list[datetime] = []
-    append = values.append
-    try:
-        for record in page.records:
-            value, record[name] = read(record[name])
-            append(value)
-    except (KeyError, TypeError, ValueError):
-        bad = page.records[len(values)]
-        msg = (
-            f"{describe_answer(response)} returned {noun} {bad['id']} with {name}="
-            f"{bad.get(name)!r}, which is not an RFC 3339 date-time; the walk cannot place it"
-        )
-        raise MalformedResponseError(msg, response) from None
-    return values
-
-
-def with_cursor_values(page: Page, response: requests.Response) -> Page:
-    """`page` with every record's `updated` parsed, for streams walked by that cursor."""
-    return Page(records=page.records, updated=parsed_times(page, response, "updated"))
-
-
-def retry_after_seconds(response: requests.Response | None) -> float | None:
-    """Parse a `Retry-After` header (seconds or an HTTP date), if there is one."""
-    if response is None:
-        return None
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 class TapServices(t.Protocol):

@@ -13,17 +13,19 @@ from datetime import datetime
 
 from singer_sdk.pagination import BaseAPIPaginator
 
+from tap_heymarket.answers import with_cursor_values
 from tap_heymarket.bookmark import record_page, resume_walker, walk_floor
-from tap_heymarket.client import HeymarketStream, with_cursor_values
+from tap_heymarket.client import HeymarketStream
 from tap_heymarket.loss_report import report_incomplete_groups
-from tap_heymarket.pagination import PageRequest, UpdatedCursorPaginator
+from tap_heymarket.pagination import UpdatedCursorPaginator
 from tap_heymarket.state_keys import BOOKMARK_KEY
+from tap_heymarket.walk_state import PageRequest
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-    from tap_heymarket.pagination import Page
+    from tap_heymarket.walk_state import Page
 
 
 class UpdatedCursorStream(HeymarketStream):

@@ -16,7 +16,8 @@ from singer_sdk import StreamSchema
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_heymarket import timestamps
-from tap_heymarket.client import SCHEMAS, HeymarketStream, parsed_times
+from tap_heymarket.answers import parsed_times
+from tap_heymarket.client import SCHEMAS, HeymarketStream
 from tap_heymarket.loss_report import report_incomplete_groups
 from tap_heymarket.message_bookmark import (
     read_bookmarks,
@@ -31,7 +32,7 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-    from tap_heymarket.pagination import Page
+    from tap_heymarket.walk_state import Page
 
 
 class MessageRequest:

@@ -73,8 +73,6 @@ from tap_heymarket.walk_state import (
     revs_to_state,
 )
 
-__all__ = ["Page", "PageRequest", "UpdatedCursorPaginator", "WalkMemory"]
-
 if t.TYPE_CHECKING:
     import requests
 

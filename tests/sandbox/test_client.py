@@ -19,7 +19,8 @@ import requests
 
 from heymarket_sandbox import Sandbox
 from tap_heymarket import __version__
-from tap_heymarket.client import MAX_RETRY_AFTER_SECONDS, USER_AGENT, retry_after_seconds
+from tap_heymarket.answers import MAX_RETRY_AFTER_SECONDS, retry_after_seconds
+from tap_heymarket.client import USER_AGENT
 from tap_heymarket.errors import HeymarketFatalError, MalformedResponseError
 from tap_heymarket.tap import TapHeymarket
 from tests.support.tap_runner import sandbox_config

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
 from tap_heymarket import timestamps
-from tap_heymarket.client import without_nul
+from tap_heymarket.answers import without_nul
 from tap_heymarket.conformance import Conformer
 from tap_heymarket.fast_checks import compile_check
 from tap_heymarket.field_columns import as_text

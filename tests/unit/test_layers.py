@@ -32,7 +32,7 @@ TAP_LAYERS: list[tuple[str, set[str]]] = [
     ("tap", {"tap"}),
     ("streams", {"account_streams", "contact_streams", "conversation_streams", "message_streams"}),
     ("what streams share", {"swept_stream", "contact_feed", "inbox_access"}),
-    ("stream base", {"cursor_stream", "client", "records"}),
+    ("stream base", {"cursor_stream", "client", "records", "answers"}),
     ("STATE", {"state", "bookmark", "message_bookmark", "sweep"}),
     (
         "walkers",

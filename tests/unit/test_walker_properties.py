@@ -31,10 +31,10 @@ from tap_heymarket.bookmark import (
     resume_walker,
     walk_floor,
 )
-from tap_heymarket.pagination import Page, UpdatedCursorPaginator
+from tap_heymarket.pagination import UpdatedCursorPaginator
 from tap_heymarket.state import state_errors
 from tap_heymarket.state_keys import BOOKMARK_KEY, REVS_KEY, WALK_KEY
-from tap_heymarket.walk_state import MAX_REVS
+from tap_heymarket.walk_state import MAX_REVS, Page
 from tests.support.list_model import ListSemantics
 
 US, MS, SECOND = 1, 1000, 1_000_000
