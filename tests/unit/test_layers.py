@@ -268,3 +268,16 @@ def test_the_architecture_doc_draws_the_tap_s_layers() -> None:
         short: name for name, members in TAP_LAYERS for short in members if short != "__init__"
     }
     assert drawn == expected
+
+
+#: The most lines a module may hold (docs/architecture.md): past it, it has seams inside.
+MAX_MODULE_LINES = 450
+
+
+@pytest.mark.parametrize("package", list(PACKAGES))
+def test_no_module_is_over_450_lines(package: str) -> None:
+    sizes = {
+        str(path.relative_to(REPO_ROOT)): len(path.read_text().splitlines())
+        for path in sorted((REPO_ROOT / package).rglob("*.py"))
+    }
+    assert {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}
