@@ -29,16 +29,13 @@ if t.TYPE_CHECKING:
 
 
 def walk_floor(entry: t.Mapping[str, t.Any], start_date: t.Any) -> datetime | None:
-    """Oldest `updated` to extract: the bookmark or `start_date`, whichever is later.
-
-    The later one: a bookmark before `start_date` must not pull older records in, and a
-    `start_date` before the bookmark must not read again what the last run read."""
-    candidates = []
-    if entry.get(BOOKMARK_KEY):
-        candidates.append(timestamps.parse(entry[BOOKMARK_KEY]))
-    if start_date:
-        candidates.append(timestamps.parse(str(start_date)))
-    return max(candidates) if candidates else None
+    """Oldest `updated` to extract: the bookmark or `start_date`, whichever is later
+    (`timestamps.floor_of`, the one floor rule, also the messages walk's)."""
+    bookmark = entry.get(BOOKMARK_KEY)
+    return timestamps.floor_of(
+        timestamps.parse(bookmark) if bookmark else None,
+        timestamps.parse(str(start_date)) if start_date else None,
+    )
 
 
 def resume_walker(

@@ -98,11 +98,10 @@ class MessageWalk:
         self.key: Key = "updated" if strategy in BY_UPDATED else "date"
         self.start_date = start_date
         if self.key == "updated":
-            candidates = [v for v in (bookmark_updated or bookmark_date, start_date) if v]
-            self.floor = max(candidates) if candidates else None
+            self.floor = timestamps.floor_of(bookmark_updated or bookmark_date, start_date)
         else:
-            candidates = [v for v in (bookmark_date or bookmark_updated, start_date) if v]
-            self.floor = max(candidates) - lookback if candidates else None
+            floor = timestamps.floor_of(bookmark_date or bookmark_updated, start_date)
+            self.floor = floor - lookback if floor is not None else None
         resume = self._resumable(saved)
         engine_state = resume.get("engine") if resume else None
         self.engine = self._engine(learned, page_size, engine_state, count, logger)

@@ -99,6 +99,15 @@ def to_api(value: datetime, step: timedelta = MILLISECOND) -> str:
     return text + "Z"
 
 
+def floor_of(bookmark: datetime | None, start_date: datetime | None) -> datetime | None:
+    """The oldest time a walk reads down to: the bookmark or `start_date`, the later one.
+
+    The later one: a bookmark before `start_date` must not pull older records in, and a
+    `start_date` before the bookmark must not read again what the last run read."""
+    candidates = [value for value in (bookmark, start_date) if value is not None]
+    return max(candidates) if candidates else None
+
+
 def parse_optional(value: t.Any) -> datetime | None:
     """A timestamp kept in STATE: None for null, else `parse` (ValueError when not one)."""
     return None if value is None else parse(value)
