@@ -31,6 +31,9 @@ $(STAMP): pyproject.toml
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet -e . --group dev 'meltano==$(MELTANO_VERSION)'
+	@# The repository's own packages (the sandbox, the dev helpers) are not in the tap's wheel:
+	@# this venv finds them here, from any directory.
+	$(VPY) -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "heymarket-repo.pth").write_text(str(pathlib.Path.cwd()) + "\n")'
 	@touch $@
 
 SOURCES := tap_heymarket heymarket_sandbox heymarket_dev tests scripts

@@ -32,7 +32,8 @@ if t.TYPE_CHECKING:
 
 
 class TapHeymarket(Tap):
-    """Singer tap for Heymarket: contacts, their fields and tags, and the account around them."""
+    # `--about` shows the docstring as it is: one line, every stream.
+    """Heymarket contacts, contact fields and their values, tags, contact status, messages, conversations, inboxes, team members, templates and surveys."""  # noqa: E501
 
     name = "tap-heymarket"
     #: msgspec encodes RECORD messages several times faster than the default (simplejson)

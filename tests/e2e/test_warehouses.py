@@ -587,6 +587,15 @@ def test_meltano_config_test(meltano_plugins: None, tmp_path: Path) -> None:
         assert "401" in out and "check api_secret_id/api_secret_key" in out, out[-3000:]
         assert "not-the-key" not in out, "the secret was echoed"
 
+        # A malformed start_date reaches the tap as written, and the tap names it.
+        for written in ("2024-13-01", "01/02/2024", "yesterday"):
+            wrong = _config_test(sb, tmp_path, TAP_HEYMARKET_START_DATE=written)
+            out = wrong.stdout + wrong.stderr
+            assert wrong.returncode != 0, out[-3000:]
+            assert f"start_date must be an ISO 8601 date or date-time, got {written!r}" in out, out[
+                -3000:
+            ]
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-v"]))

@@ -15,9 +15,10 @@ def test_settings_table_matches_about() -> None:
     assert between(README, "settings-table") == settings_table(), "run `make settings-table`"
 
 
-#: meltano.yml `kind` for each JSON Schema type of a tap setting.
+#: meltano.yml `kind` for each JSON Schema type of a tap setting. No `date_iso8601`:
+#: Meltano reinterprets a malformed date under it, so the tap's own check never sees it.
 KINDS = {
-    "string": {"string", "date_iso8601", "password"},
+    "string": {"string", "password"},
     "integer": {"integer"},
     "boolean": {"boolean"},
     "object": {"object"},

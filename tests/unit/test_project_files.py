@@ -101,3 +101,10 @@ def test_make_mutate_names_what_exists() -> None:
     top = {name.split("/", 1)[0] for name in tracked}
     copied = {*mutmut["also_copy"], *mutmut["source_paths"], "tests", "pyproject.toml"}
     assert top - copied <= {".gitignore"}, sorted(top - copied)
+
+
+def test_the_changelog_has_the_version() -> None:
+    """CHANGELOG.md has an entry for the version the package and the User-Agent carry."""
+    text = (REPO_ROOT / "CHANGELOG.md").read_text()
+    assert f"## [{__version__}] - " in text
+    assert text.index("## [Unreleased]") < text.index(f"## [{__version__}]")
