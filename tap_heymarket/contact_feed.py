@@ -110,6 +110,11 @@ class ContactChild(HeymarketStream):
         """No children: skip the SDK's per-record child-context work."""
         return ()
 
+    def enabled(self) -> bool:
+        """Whether the feed may sync this stream when it is selected (a costly stream may
+        need a setting too; it says so here when it is selected without one)."""
+        return True
+
     def get_new_paginator(self) -> BaseAPIPaginator:
         """Never used: rows come from the feed (`get_records`)."""
         raise NotImplementedError
@@ -152,7 +157,9 @@ class ContactFeed:
         self._fed = [
             c
             for c in stream.child_streams
-            if isinstance(c, ContactChild) and (c.selected or c.has_selected_descendents)
+            if isinstance(c, ContactChild)
+            and (c.selected or c.has_selected_descendents)
+            and c.enabled()
         ]
         self._feed = []
         self._check_selection()

@@ -174,13 +174,26 @@ class ContactStatusStream(ContactChild):
     primary_keys = ("id",)
     replication_key = "contact_updated"
     schema = StreamSchema(SCHEMAS)
-    #: One request per contact: 10,000 contacts take about 21 minutes at 480/minute.
+    #: One request per contact: 10,000 contacts take about 21 minutes at 480/minute. Read
+    #: only with the `read_contact_status` setting as well (`enabled`).
     selected_by_default = False
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self.found = 0
         self.not_found = 0
+
+    def enabled(self) -> bool:
+        """Only with `read_contact_status`: a selection alone (Meltano's `*.*`) must never
+        start one request per contact."""
+        if self.settings.read_contact_status:
+            return True
+        self.logger.warning(
+            "%s is selected but read_contact_status is off: no contact status is read (it "
+            "takes one request per contact; set read_contact_status to true to read them)",
+            self.name,
+        )
+        return False
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The status of each contact of one contacts answer."""

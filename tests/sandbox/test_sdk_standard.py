@@ -21,7 +21,8 @@ from tap_heymarket.tap import TapHeymarket
 from tests.support.tap_runner import sandbox_config
 
 #: Port 1 answers nothing: a tap that ran before the sandbox started would fail loudly.
-CONFIG = sandbox_config("http://127.0.0.1:1", page_size=100)
+#: `read_contact_status`: every stream, contact_status included, returns records.
+CONFIG = sandbox_config("http://127.0.0.1:1", page_size=100, read_contact_status=True)
 
 
 @pytest.fixture(scope="module", autouse=True)

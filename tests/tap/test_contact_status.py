@@ -59,10 +59,26 @@ def test_off_by_default() -> None:
     assert root["selected-by-default"] is False
 
 
+def test_selected_without_the_setting_reads_no_status_and_says_so() -> None:
+    """Meltano's `*.*` selects every stream: a selection alone must never start one request
+    per contact. Without `read_contact_status` the stream reads nothing, with a WARNING;
+    the other streams run as before."""
+    catalog = _catalog("contacts", "contact_status", "contact_field_values")
+    with Sandbox(contacts=200, seed=56) as sb:
+        run = run_tap(sandbox_config(sb.url, page_size=50), catalog=catalog)
+        stats = sb.stats()
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert status_requests(stats) == {}
+    assert "contact_status" not in run.records
+    assert len(run.records["contacts"]) == 200 and run.records["contact_field_values"]
+    warnings = [line for line in run.stderr.splitlines() if "read_contact_status is off" in line]
+    assert len(warnings) == 1 and "WARNING" in warnings[0], warnings
+
+
 def test_selected_equals_truth_and_an_incremental_run_costs_one_call_per_change() -> None:
     catalog = _catalog("contacts", "contact_status")
     with Sandbox(contacts=200, seed=52) as sb:
-        config = sandbox_config(sb.url, page_size=50)
+        config = sandbox_config(sb.url, page_size=50, read_contact_status=True)
         full = run_tap(config, catalog=catalog)
         truth = sb.truth(status=True)
         full_requests = status_requests(sb.stats())
@@ -96,7 +112,9 @@ def test_deleted_contacts_are_skipped_and_counted() -> None:
     """A contact deleted between the list and its status request answers 404."""
     catalog = _catalog("contacts", "contact_status")
     with Sandbox(contacts=200, seed=53, status_missing=0.1) as sb:
-        run = run_tap(sandbox_config(sb.url, page_size=50), catalog=catalog)
+        run = run_tap(
+            sandbox_config(sb.url, page_size=50, read_contact_status=True), catalog=catalog
+        )
         truth = sb.truth(status=True)
         requests_made = status_requests(sb.stats())
     assert run.returncode == 0, run.stderr[-3000:]
@@ -119,7 +137,7 @@ def test_deleted_contacts_are_skipped_and_counted() -> None:
 def test_an_endpoint_that_only_answers_404_fails_clearly() -> None:
     catalog = _catalog("contacts", "contact_status")
     with Sandbox(contacts=50, seed=54, status_missing=1.0) as sb:
-        run = run_tap(sandbox_config(sb.url), catalog=catalog)
+        run = run_tap(sandbox_config(sb.url, read_contact_status=True), catalog=catalog)
         requests_made = status_requests(sb.stats())
     assert run.returncode == 1
     line = run.stderr.strip().splitlines()[-1]
@@ -163,7 +181,7 @@ def test_a_kill_during_the_status_reads_loses_nothing() -> None:
     STATE: the contacts of that answer are read again, with their statuses and values."""
     catalog = _catalog("contacts", "contact_status", "contact_field_values")
     with Sandbox(contacts=300, seed=55) as sb:
-        config = sandbox_config(sb.url, page_size=50)
+        config = sandbox_config(sb.url, page_size=50, read_contact_status=True)
         killed = _run_until(config, catalog, None, stop_after=120)
         states = [m["value"] for m in killed if m["type"] == "STATE"]
         sb.reset_stats()

@@ -355,7 +355,8 @@ def test_a_sweep_reads_no_status_and_feeds_no_child_stream() -> None:
     selected makes no status request (one per contact) and emits no child row."""
     catalog = json.loads(CATALOG.read_text())
     with Sandbox(contacts=600, seed=14) as sb:
-        sweep = run_tap(swept(sandbox_config(sb.url)), catalog=catalog)
+        config = sandbox_config(sb.url, read_contact_status=True)
+        sweep = run_tap(swept(config), catalog=catalog)
         statuses = sb.stats()["by_path"].get("/v1/contact/status", {})
     assert sweep.returncode == 0, sweep.stderr[-2000:]
     assert statuses == {}

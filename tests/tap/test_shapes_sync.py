@@ -53,7 +53,8 @@ def sandbox() -> Iterator[Sandbox]:
 @pytest.fixture(scope="module")
 def plain(sandbox: Sandbox) -> dict[str, dict[Any, dict[str, Any]]]:
     """Every record of a run with shapes off, by stream and key."""
-    run = run_tap(sandbox_config(sandbox.url, page_size=100), catalog=CATALOG)
+    config = sandbox_config(sandbox.url, page_size=100, read_contact_status=True)
+    run = run_tap(config, catalog=CATALOG)
     assert run.returncode == 0, run.stderr[-2000:]
     return {stream: {_key(r): r for r in rows} for stream, rows in run.records.items()}
 
@@ -110,7 +111,7 @@ def test_every_stream_loads_in_every_shape(
     sandbox.configure(shapes=case)
     try:
         truth = sandbox.truth(custom=True, status=True)
-        config = sandbox_config(sandbox.url, page_size=100)
+        config = sandbox_config(sandbox.url, page_size=100, read_contact_status=True)
         run = run_tap(config, catalog=CATALOG)
         assert run.returncode == 0, run.stderr[-2000:]
         counts = check_messages(run.messages)  # every record against its SCHEMA message
