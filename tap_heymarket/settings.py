@@ -36,9 +36,6 @@ DEFAULTS: dict[str, t.Any] = {
     "read_contact_status": False,
 }
 
-#: The settings that hold a secret (their values never reach a log, an error or `--about`).
-SECRETS = ("api_secret_id", "api_secret_key", "api_key")
-
 CONFIG_JSONSCHEMA: dict[str, t.Any] = th.PropertiesList(
     th.Property(
         "api_url",
@@ -182,6 +179,12 @@ CONFIG_JSONSCHEMA: dict[str, t.Any] = th.PropertiesList(
         ),
     ),
 ).to_dict()
+
+#: The settings that hold a secret, as the table marks them (`secret=True`): the auth
+#: settings, whose values never reach a log, an error or `--about`.
+SECRETS = tuple(
+    name for name, spec in CONFIG_JSONSCHEMA["properties"].items() if spec.get("secret")
+)
 
 
 @dataclass(frozen=True)
