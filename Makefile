@@ -12,7 +12,7 @@ MELTANO_VERSION := 4.4.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint test unit demo clean catalog settings-table
+.PHONY: help venv lint test unit demo clean catalog settings-table plugin-definition
 
 help:
 	@echo "make venv   create $(VENV) (editable tap + dev tools + meltano==$(MELTANO_VERSION))"
@@ -66,6 +66,9 @@ catalog: venv
 
 settings-table: venv
 	$(VPY) scripts/settings_table.py
+
+plugin-definition: venv
+	$(VPY) scripts/make_plugin_definition.py
 
 clean:
 	rm -rf $(VENV) .meltano mutants .pytest_cache .ruff_cache .mypy_cache build *.egg-info

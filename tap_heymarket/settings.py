@@ -227,6 +227,12 @@ class Settings:
         )
 
 
+#: The auth methods, each a group of settings that must all be set: exactly one group is
+#: (`semantic_config_errors`). Meltano's `settings_group_validation` in the plugin definition
+#: (plugin/tap-heymarket.yml) is generated from it.
+AUTH_METHODS: tuple[tuple[str, ...], ...] = (("api_secret_id", "api_secret_key"), ("api_key",))
+
+
 def has_credentials(config: t.Mapping[str, t.Any]) -> bool:
     """True if an auth method is configured (complete or not)."""
     return any(config.get(k) for k in SECRETS)
