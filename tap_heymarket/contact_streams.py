@@ -26,6 +26,7 @@ from tap_heymarket.client import SCHEMAS
 from tap_heymarket.contact_feed import ContactChild, ContactFeed, FedContact
 from tap_heymarket.errors import HeymarketFatalError, describe_request, request_id
 from tap_heymarket.field_columns import as_text, id_order
+from tap_heymarket.progress import RequestProgress
 from tap_heymarket.state_keys import FIELD_KEYS_KEY as KEYS_KEY
 from tap_heymarket.swept_stream import SweptStream
 
@@ -177,11 +178,14 @@ class ContactStatusStream(ContactChild):
     #: One request per contact: 10,000 contacts take about 21 minutes at 480/minute. Read
     #: only with the `read_contact_status` setting as well (`enabled`).
     selected_by_default = False
+    #: The team's contacts: the most status requests a run can make (progress.py).
+    count_path = ContactsStream.count_path
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self.found = 0
         self.not_found = 0
+        self.progress: RequestProgress | None = None
 
     def enabled(self) -> bool:
         """Only with `read_contact_status`: a selection alone (Meltano's `*.*`) must never
@@ -197,9 +201,18 @@ class ContactStatusStream(ContactChild):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The status of each contact of one contacts answer."""
+        if self.progress is None:
+            self.progress = RequestProgress(
+                self.logger,
+                self.name,
+                total=self.count({}),
+                per_minute=self.settings.max_requests_per_minute,
+            )
+            self.progress.start("contact the run reads")
         skipped = 0
         for contact in self.feed:
             answer = self.read_status(contact.id)
+            self.progress.advance()
             if answer is None:
                 skipped += 1
                 continue

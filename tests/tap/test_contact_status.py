@@ -98,6 +98,18 @@ def test_selected_equals_truth_and_an_incremental_run_costs_one_call_per_change(
     updated = {r["id"]: r["updated"] for r in full.records["contacts"]}
     assert all(r["contact_updated"] == updated[i] for i, r in rows.items())
     assert full_requests == {"200": 200}
+    # At its start the stream says how many requests and how long at the configured pace,
+    # then a line at each tenth, with the time left (progress.py).
+    lines = [line for line in full.stderr.splitlines() if "contact_status: " in line]
+    starts = [line for line in lines if "one request per contact the run reads" in line]
+    assert len(starts) == 1 and "up to 200 requests (the API's count)" in starts[0], lines
+    pace = config["max_requests_per_minute"]
+    assert f"under a minute at {pace} requests a minute" in starts[0], starts
+    done = [line for line in lines if "requests done" in line]
+    assert [line.split("(")[1].split(")")[0] for line in done][-10:] == [
+        f"{p}%" for p in range(10, 101, 10)
+    ], done
+    assert all("left at the pace so far" in line for line in done[:-1])
 
     assert incremental.returncode == 0, incremental.stderr[-3000:]
     expected = set(changed["updated_ids"]) | set(changed["created_ids"])

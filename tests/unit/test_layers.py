@@ -58,6 +58,7 @@ TAP_LAYERS: list[tuple[str, set[str]]] = [
             "field_columns",
             "loss_report",
             "metrics",
+            "progress",
             "pacing",
             "schemas",
             "settings",
