@@ -68,6 +68,10 @@ RUN_BY = {
     "TAP_HEYMARKET_DETECT_DELETES=true .venv/bin/meltano run tap-heymarket target-duckdb": (
         "tests/e2e/test_deletes_warehouses.py::test_duckdb_documented_query_names_exactly_the_deleted_rows"
     ),
+    # docs/pypi.md (the index page): the installed wheel's own command.
+    "tap-heymarket --about": (
+        "tests/e2e/test_distribution.py::test_the_installed_wheel_runs_in_an_empty_venv"
+    ),
 }
 
 _BENCH = (
@@ -81,6 +85,9 @@ NOT_RUNNABLE = {
     "make bench": _BENCH,
     "make mutate": "mutation testing: the fast suite once per mutant, far too long for CI (its "
     "time is in docs/testing.md); its configuration is checked by tests/unit/test_project_files.py",
+    "pipx install tap-heymarket": "docs/pypi.md, the index page: it works once the package is "
+    "on an index; tests/e2e/test_distribution.py installs the wheel that page describes into "
+    "an empty venv",
     'make bench BENCH_ARGS="--with-1m"': _BENCH,
     'make bench BENCH_ARGS="--rate-limited"': _BENCH,
     ".venv/bin/python scripts/bench.py --sizes 10000,100000 --repeat 2 --no-meltano --json "
