@@ -30,10 +30,10 @@ membership check. So the stream assumes neither:
 STATE (`bookmarks.conversations`) holds one entry per walk under `walks`, keyed
 `"<inbox id>/open"` or `"<inbox id>/closed"`:
 `{"replication_key_value", "revs_at_bookmark", "walk"}`, each exactly what the contacts
-stream keeps for its one walk (README, "Incremental state"): the bookmark moves when that
-walk completes, to the newest `updated` it read; `walk` is the unfinished walk, written
-after every page, from which a killed run resumes. An inbox seen for the first time has
-no entry: its walks start from `start_date` (or the top). state.py's
+stream keeps for its one walk (docs/paging-and-state.md, "Incremental state"): the
+bookmark moves when that walk completes, to the newest `updated` it read; `walk` is the
+unfinished walk, written after every page, from which a killed run resumes. An inbox seen
+for the first time has no entry: its walks start from `start_date` (or the top). state.py's
 `conversation_state_errors` checks every entry as it checks a stream's, before any request.
 
 **Moving conversations.** Closing, reopening or new activity gives a conversation a new

@@ -44,9 +44,9 @@ The engines are in message_engines.py.
 `created-*` strategies walk by creation time, which cannot see a status change on an old
 message: each incremental run re-reads the messages created within `messages_lookback_hours`
 before the bookmark, and a change to an older message waits for the next full sync (see
-the README, "Messages: what the tap can and cannot catch"). Every answer is checked against
-what the probe learned (order, and the cursor's bound); an answer that contradicts it stops
-the sync with one line, rather than risk losing messages in silence.
+docs/messages.md, "What a walk by creation time cannot catch"). Every answer is checked
+against what the probe learned (order, and the cursor's bound); an answer that contradicts it
+stops the sync with one line, rather than risk losing messages in silence.
 
 This module holds `MessageWalk`, one run's walk: the chosen engine, its floor and the
 bookmarks it reads.

@@ -138,7 +138,7 @@ CONFIG_JSONSCHEMA: dict[str, t.Any] = th.PropertiesList(
             "Only when the API offers no way to walk messages by `updated`: each "
             "incremental run re-reads the messages created this many hours before the "
             "last one read, to catch their status changes. A change to an older message "
-            "is caught by the next full sync (see the README)."
+            "is caught by the next full sync (see docs/messages.md)."
         ),
     ),
     th.Property(
@@ -151,7 +151,7 @@ CONFIG_JSONSCHEMA: dict[str, t.Any] = th.PropertiesList(
             "top (about one request per `page_size` contacts, as a full sync) and, once "
             "the walk is proven complete, send ACTIVATE_VERSION so that the target marks "
             "the rows of records deleted in Heymarket (target-postgres: `_sdc_deleted_at`). "
-            "Schedule it beside the regular runs, under the same state id (see the README)."
+            "Schedule it beside the regular runs, under the same state id (see docs/deletes.md)."
         ),
     ),
     th.Property(

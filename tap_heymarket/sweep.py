@@ -1,4 +1,4 @@
-"""Deletes reach the warehouse: the `detect_deletes` sweep (README, "Deletes").
+"""Deletes reach the warehouse: the `detect_deletes` sweep (docs/deletes.md).
 
 Heymarket's deletes are hard and no endpoint lists them, so no incremental walk can see
 one. A full walk can: a record it does not meet no longer exists. With `detect_deletes`,

@@ -3,7 +3,7 @@
 
 With `detect_deletes`, a swept stream's run is a sweep: every record from the top with a
 new table version, catch-up rounds until one answer proves the walk complete, then
-ACTIVATE_VERSION (README, "Deletes"). What "proven" takes, the versions and the rules for
+ACTIVATE_VERSION (docs/deletes.md). What "proven" takes, the versions and the rules for
 resuming are in sweep.py, which holds the proof and the sweep's STATE; this module runs it
 inside the SDK's sync (the paginator, the records, STATE after every answer).
 """

@@ -1,4 +1,4 @@
-"""Deletes through Meltano into the warehouses, as the README's "Deletes" documents them.
+"""Deletes through Meltano into the warehouses, as docs/deletes.md documents them.
 
 PostgreSQL (meltanolabs target-postgres): the project's two schedules run the one job
 `heymarket-to-postgres` (`meltano schedule run <name>`), the sweep's with
@@ -89,7 +89,7 @@ class Project:
         return meltano_cmd("--environment=sandbox", *args, env_file=self.env_file)
 
     def schedule(self, name: str) -> list[str]:
-        """`meltano schedule run <name>` (the README's command), with this test's state id."""
+        """`meltano schedule run <name>` (docs/deletes.md's command), with this test's state id."""
         return self.command("schedule", "run", name, f"--state-id-suffix={self.suffix}")
 
     def run_duckdb(self) -> list[str]:

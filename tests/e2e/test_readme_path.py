@@ -54,7 +54,7 @@ CONTACTS = 2000
 SEED = 11
 # A server that honours `page`: then every stream can be read in full (with `page` ignored,
 # a tie group larger than the templates endpoint's 30 per answer cannot be, and the tap
-# reports that loss: README, "How the tap pages").
+# reports that loss: docs/paging-and-state.md, "How the tap pages").
 SWITCHES = {
     "contacts": CONTACTS,
     "seed": SEED,

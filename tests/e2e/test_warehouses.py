@@ -332,24 +332,25 @@ def test_custom_and_tags_queryable(synced: Warehouse, sandbox: Sandbox) -> None:
     assert [int(r[0]) for r in rows] == want, (title, value, tag)  # SELECT c.id, c.display_name
 
 
-def readme_custom_field_queries() -> list[str]:
-    """The README's two "contacts whose Loyalty tier is Gold" queries, as written: a plain
-    WHERE on the `cf_loyalty_tier` column, and the same through contact_field_values."""
+def documented_custom_field_queries() -> list[str]:
+    """docs/streams.md's two "contacts whose Loyalty tier is Gold" queries ("Custom fields as
+    columns" and "`contact_field_values`"), as written: a plain WHERE on the
+    `cf_loyalty_tier` column, and the same through contact_field_values."""
     from heymarket_dev.doc_commands import fenced_blocks
 
     blocks = [
         b.text
-        for b in fenced_blocks(ROOT / "README.md")
+        for b in fenced_blocks(ROOT / "docs" / "streams.md")
         if b.language == "sql" and "'Gold'" in b.text
     ]
-    assert any("WHERE cf_loyalty_tier = 'Gold'" in b for b in blocks), "README lacks the query"
-    assert any("contact_field_values AS v" in b for b in blocks), "README lacks the join query"
+    assert any("WHERE cf_loyalty_tier = 'Gold'" in b for b in blocks), "streams.md lacks the query"
+    assert any("contact_field_values AS v" in b for b in blocks), "streams.md lacks the join"
     return blocks
 
 
 def test_custom_field_as_a_column(synced: Warehouse, sandbox: Sandbox) -> None:
-    """`WHERE cf_loyalty_tier = 'Gold'` (README) returns exactly the contacts whose field
-    titled "Loyalty tier" holds "Gold", in both warehouses; so does the join."""
+    """`WHERE cf_loyalty_tier = 'Gold'` (docs/streams.md) returns exactly the contacts whose
+    field titled "Loyalty tier" holds "Gold", in both warehouses; so does the join."""
     fields = api_list(sandbox, "/v1/contact-fields")
     (field_id,) = [str(f["id"]) for f in fields if f["title"] == "Loyalty tier"]
     want = sorted(
@@ -358,7 +359,7 @@ def test_custom_field_as_a_column(synced: Warehouse, sandbox: Sandbox) -> None:
         if custom.get(field_id) == "Gold"
     )
     assert len(want) >= 2, "the sandbox should hold several Gold contacts"
-    for sql in readme_custom_field_queries():
+    for sql in documented_custom_field_queries():
         (rows,) = synced.query(
             (sql.strip().rstrip(";").replace("heymarket.", f"{synced.prefix}."), [])
         )

@@ -1,6 +1,6 @@
 """Bad input gives exit != 0 and one readable line naming the cause, without a traceback.
 
-Record policy (README, "Unexpected values"): an `id` sent as a string of digits is
+Record policy (docs/reliability.md, "Unexpected values"): an `id` sent as a string of digits is
 converted to an integer; a record whose `id` is not an integer or whose `updated` is not
 an RFC 3339 date-time makes the answer malformed, which is retried and then stops the
 sync naming the request, its X-Request-Id and the record. The cursor depends on every

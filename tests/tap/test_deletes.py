@@ -95,8 +95,8 @@ def test_sweep_while_contacts_change_marks_exactly_the_deleted_records() -> None
 
 def test_regular_runs_keep_their_cost_and_output() -> None:
     """detect_deletes off (absent or false): the requests of a full and an incremental run
-    are those of the README's formula, nothing carries a version, nothing is activated; a
-    sweep in between changes neither the bookmark nor the next run's cost."""
+    are those of docs/deletes.md's formula ("Cost"), nothing carries a version, nothing is
+    activated; a sweep in between changes neither the bookmark nor the next run's cost."""
     n, page = 3000, 500
     with Sandbox(contacts=n, seed=8) as sb:
         config = sandbox_config(sb.url, page_size=page)
@@ -446,10 +446,10 @@ def test_a_recent_tie_group_larger_than_an_answer_is_waited_for(
 
 
 def test_with_an_api_that_hides_archived_templates_an_archived_one_is_marked() -> None:
-    """Documented limit (README, Deletes): if the API leaves archived templates out of its
-    answers (undocumented; the sandbox's archived_templates=hidden), a template archived
-    since the sync leaves the list like a deleted one and the sweep marks its row. With
-    archived templates listed (archived: true), archiving marks nothing."""
+    """Documented limit (docs/deletes.md, "Zero false deletes"): if the API leaves archived
+    templates out of its answers (undocumented; the sandbox's archived_templates=hidden), a
+    template archived since the sync leaves the list like a deleted one and the sweep marks
+    its row. With archived templates listed (archived: true), archiving marks nothing."""
     for mode in ("hidden", "listed"):
         with Sandbox(contacts=100, seed=48, archived_templates=mode) as sb:
             config = sandbox_config(sb.url)

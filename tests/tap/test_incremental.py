@@ -232,7 +232,8 @@ def test_the_records_at_the_bookmark_are_known_by_id_and_rev() -> None:
         }
         assert at_bookmark == set(top_group)
 
-        # Unchanged: nothing comes again (README: "an unchanged rerun emits nothing").
+        # Unchanged: nothing comes again (docs/paging-and-state.md: "an unchanged rerun emits
+        # nothing").
         again = run_tap(config, state=first.final_state)
         assert again.returncode == 0, again.stderr[-2000:]
         assert again.ids() == []

@@ -260,9 +260,9 @@ def test_changes_during_the_sync_arrive_by_the_next_run(
 def test_lookback_catches_recent_status_changes_and_not_older_ones() -> None:
     """By creation time (`created-desc`, the docs' literal reading), with the default 72 h.
 
-    What README "Messages: what the tap can and cannot catch" claims, asserted: a status
-    change to a message created within the window is caught by the next incremental run;
-    one to an older message is not, and a full sync catches it.
+    What docs/messages.md, "What a walk by creation time cannot catch", claims, asserted: a
+    status change to a message created within the window is caught by the next incremental
+    run; one to an older message is not, and a full sync catches it.
     """
     with Sandbox(contacts=0, messages=MESSAGES, seed=56) as sb:
         full = sync(sb)

@@ -1,6 +1,6 @@
 """A sync survives faults, rate limits and kills with nothing lost, checked against the truth.
 
-Figures proved here are quoted in the README's "Reliability" section.
+Figures proved here are quoted in docs/reliability.md, "Reliability".
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The README's generated parts stay current, and every command the docs show is run.
+"""The README stays a front door whose links resolve, the docs' generated parts stay current,
+and every command the docs show is run.
 
 In process: the docs and meltano.yml as files. What compares them with the tap's own
 `--about`: tests/tap/test_docs.py; `make unit` itself: tests/e2e/test_make_unit.py.
@@ -20,22 +21,120 @@ from heymarket_dev.doc_commands import (
     shell_blocks,
 )
 from heymarket_sandbox import SWITCHES
-from tests.support.docs_text import PROJECT, README, TAP_PLUGIN, between
+from tests.support.docs_text import PROJECT, README, SANDBOX_DOC, TAP_PLUGIN, between
 from tests.support.tap_runner import REPO_ROOT
 
 
-def test_readme_lists_every_sandbox_switch() -> None:
-    table = between(README, "sandbox-switches")
+def test_sandbox_doc_lists_every_sandbox_switch() -> None:
+    table = between(SANDBOX_DOC, "sandbox-switches")
     for name in SWITCHES:
         assert f"| `{name}` | `--{name.replace('_', '-')}` |" in table, name
-    sandbox_doc = (REPO_ROOT / "docs" / "sandbox.md").read_text()
-    assert table.strip() in sandbox_doc, "README and docs/sandbox.md switch tables differ"
+    rows = re.findall(r"^\| `(\w+)` \|", table, re.M)
+    assert sorted(rows) == sorted(SWITCHES), "docs/sandbox.md lists a switch the sandbox lacks"
 
 
 def test_readme_leads_with_the_two_commands() -> None:
     head = README.split("## ", 1)[0]
     assert "make demo" in head and "make test" in head
     assert "make test" in (REPO_ROOT / ".ci" / "run").read_text()
+
+
+#: The README's sections, in this order: what a data engineer reads first. The deep
+#: sections live in docs/ (the README's "Where to go next" links each file).
+FRONT_DOOR_SECTIONS = [
+    "Streams",
+    "Running against the real API",
+    "Settings",
+    "Known limits",
+    "Where to go next",
+]
+#: docs/*.md the README need not link, and why.
+NOT_FOR_READERS = {
+    "docs/pypi.md": "the package index's page (the long description), not a page of the docs",
+}
+
+
+def test_readme_is_a_front_door() -> None:
+    lines = README.splitlines()
+    assert len(lines) <= 300, f"README.md has {len(lines)} lines: move detail to docs/"
+    headings = [line[3:].strip() for line in lines if line.startswith("## ")]
+    assert [h for h in headings if h in FRONT_DOOR_SECTIONS] == FRONT_DOOR_SECTIONS, headings
+    assert "<!-- install-section -->" in lines or any(h.startswith("Install") for h in headings)
+    linked = {target.split("#", 1)[0] for _, target in _links(README)}
+    unlinked = [
+        f"docs/{p.name}"
+        for p in sorted((REPO_ROOT / "docs").glob("*.md"))
+        if f"docs/{p.name}" not in linked | NOT_FOR_READERS.keys()
+    ]
+    assert not unlinked, f"README.md does not link {unlinked}"
+
+
+# --------------------------------------------------------------------------- links
+
+_FENCE_BLOCK = re.compile(r"^ *(```|~~~).*?^ *\1[^\n]*$", re.M | re.S)
+_CODE_SPAN = re.compile(r"`[^`]*`")
+_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def _prose(text: str) -> str:
+    """text without fenced blocks, and each inline code span reduced to `x`: a `# comment`
+    in a shell block is no heading, and `[a](b)` inside code is no link."""
+    return _CODE_SPAN.sub("`x`", _FENCE_BLOCK.sub("", text))
+
+
+def _links(text: str) -> list[tuple[str, str]]:
+    """(text, target) of every inline Markdown link outside code."""
+    return _LINK.findall(_prose(text))
+
+
+def github_slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: its text as rendered (links reduced to their text,
+    code marks and emphasis dropped), lowercased, every character but letters, digits,
+    spaces, `-` and `_` dropped, each space a `-`."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading).lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors(text: str) -> set[str]:
+    """Every heading anchor of a Markdown text; GitHub suffixes a repeated one -1, -2, ..."""
+    found: set[str] = set()
+    seen: dict[str, int] = {}
+    for match in re.finditer(r"^#{1,6} +(.+?) *#*$", _FENCE_BLOCK.sub("", text), re.M):
+        slug = github_slug(match.group(1))
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        found.add(slug if n == 0 else f"{slug}-{n}")
+    return found
+
+
+def test_github_slug() -> None:
+    assert github_slug("How the tap pages, and why nothing is lost") == (
+        "how-the-tap-pages-and-why-nothing-is-lost"
+    )
+    assert github_slug("`contact_status` (not selected by default)") == (
+        "contact_status-not-selected-by-default"
+    )
+    assert github_slug("NUL characters (U+0000)") == "nul-characters-u0000"
+    assert github_slug("`contacts` — primary key `id`") == "contacts--primary-key-id"
+    assert anchors("# A\n```sh\n# not a heading\n```\n## A\n") == {"a", "a-1"}
+
+
+def test_relative_links_resolve() -> None:
+    """Every link of README.md and docs/*.md that is not a web address names a file that
+    exists (relative to the linking file), and its `#anchor` a heading of that file."""
+    broken = []
+    for path in doc_files():
+        for _, target in _links(path.read_text()):
+            if re.match(r"(https?|mailto):", target):
+                continue
+            file_part, _, anchor = target.partition("#")
+            linked = (path.parent / file_part).resolve() if file_part else path
+            where = f"{path.relative_to(REPO_ROOT)}: ({target})"
+            if not linked.exists():
+                broken.append(f"{where}: no such file")
+            elif anchor and anchor not in anchors(linked.read_text()):
+                broken.append(f"{where}: no heading #{anchor} in {linked.name}")
+    assert not broken, "\n".join(broken)
 
 
 # --------------------------------------------------------------------------- doc commands
@@ -48,17 +147,14 @@ README_PATH_TEST = "tests/e2e/test_readme_path.py::test_readme_path_on_a_fresh_c
 #: Commands outside the README's "Running against the real API" section (that test runs
 #: every block of the section as written) -> the test that runs them. For the sandbox's CLI
 #: the test runs the same program with the arguments a test can use (`--port 0`, a free
-#: port, instead of 8765; concrete switches instead of `[switches]`).
+#: port, instead of 8765; its own switches).
 RUN_BY = {
     "make demo": README_PATH_TEST,
     "make unit": "tests/e2e/test_make_unit.py::test_make_unit_runs_only_fast_tests",
-    ".venv/bin/python -m heymarket_sandbox --port 8765 --contacts 5000 --seed 1 [switches]": (
-        "tests/sandbox/test_sandbox.py::test_cli"
-    ),
     "python -m heymarket_sandbox --port 8765 --contacts 5000 --seed 1 --cursor inclusive": (
         "tests/sandbox/test_sandbox.py::test_cli"
     ),
-    # README, "Deletes": run with the test's state id suffix, sandbox and warehouse.
+    # docs/deletes.md, "Schedule": run with the test's state id suffix, sandbox and warehouse.
     ".venv/bin/meltano schedule run heymarket-to-postgres-hourly": (
         "tests/e2e/test_deletes_warehouses.py::test_postgres_marks_exactly_the_deleted_rows"
     ),
