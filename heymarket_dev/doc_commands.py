@@ -21,6 +21,11 @@ WAREHOUSES_DOC = ROOT / "docs" / "warehouses.md"
 OWN_PROJECT_SECTION = "Your own project: minimal loader blocks"
 SHELL_LANGUAGES = frozenset({"sh", "bash", "shell", "console"})
 README_PATH_SECTION = "Running against the real API"
+#: The README section a user follows to add the tap to a Meltano project of their own, and
+#: the docs/meltano.md section for several teams (tests/e2e/test_new_project.py runs both).
+INSTALL_SECTION = "Install into your own Meltano project"
+TEAMS_DOC = ROOT / "docs" / "meltano.md"
+TEAMS_SECTION = "Several Heymarket teams in one project"
 
 
 def doc_files(root: Path = ROOT) -> list[Path]:
@@ -132,11 +137,17 @@ def documented_project(path: Path = WAREHOUSES_DOC) -> dict[str, Any]:
 
 
 _PLACEHOLDER = re.compile(r"\b([A-Z][A-Z0-9_]*)=\.\.\.(?=\s|$)")
+#: `meltano config set PLUGIN SETTING ...`: the value is filled in under "PLUGIN SETTING".
+_SETTING_PLACEHOLDER = re.compile(r"\b(meltano config set ([\w-]+) (\w+)) \.\.\.(?=\s|$)")
 
 
 def placeholders(script: str) -> list[str]:
-    """The NAME of every `NAME=...` in a shell block (the values a reader fills in)."""
-    return _PLACEHOLDER.findall(script)
+    """The NAME of every `NAME=...` in a shell block and the `PLUGIN SETTING` of every
+    `meltano config set PLUGIN SETTING ...` (the values a reader fills in)."""
+    settings = [
+        f"{plugin} {setting}" for _, plugin, setting in _SETTING_PLACEHOLDER.findall(script)
+    ]
+    return [*_PLACEHOLDER.findall(script), *settings]
 
 
 def fill_placeholders(script: str, values: Mapping[str, str]) -> str:
@@ -150,7 +161,14 @@ def fill_placeholders(script: str, values: Mapping[str, str]) -> str:
             raise ValueError(f"the docs show {name}=... and there is no value for it")
         return f"{name}={shlex.quote(values[name])}"
 
-    filled = _PLACEHOLDER.sub(value, script)
+    def setting_value(match: re.Match[str]) -> str:
+        command, plugin, setting = match.groups()
+        key = f"{plugin} {setting}"
+        if key not in values:
+            raise ValueError(f"the docs show `{command} ...` and there is no value for {key!r}")
+        return f"{command} {shlex.quote(values[key])}"
+
+    filled = _SETTING_PLACEHOLDER.sub(setting_value, _PLACEHOLDER.sub(value, script))
     for line in filled.splitlines():
         if "..." in strip_comment(line):
             raise ValueError(f"a placeholder that is not NAME=...: {line}")

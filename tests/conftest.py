@@ -149,6 +149,7 @@ LONGEST_FIRST = (
     "tests/e2e/test_readme_path.py",
     "tests/e2e/test_make_unit.py::test_make_unit_runs_only_fast_tests",
     "tests/e2e/test_own_project.py",
+    "tests/e2e/test_new_project.py",
     "tests/tap/test_conversations.py::test_kill_and_resume_loses_nothing",
     "tests/tap/test_reliability.py",
     "tests/tap/test_secrets.py",

@@ -8,10 +8,14 @@ In process: the docs and meltano.yml as files. What compares them with the tap's
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from heymarket_dev.doc_commands import (
+    INSTALL_SECTION,
     README_PATH_SECTION,
     SHELL_LANGUAGES,
+    TEAMS_DOC,
+    TEAMS_SECTION,
     commands,
     doc_files,
     documented_project,
@@ -201,9 +205,20 @@ def _documented_commands() -> dict[str, list[str]]:
     return found
 
 
-def _readme_path_commands() -> set[str]:
-    blocks = section_blocks(REPO_ROOT / "README.md", README_PATH_SECTION)
+def _section_commands(path: Path, section: str) -> set[str]:
+    blocks = section_blocks(path, section)
     return {c for b in blocks if b.language in SHELL_LANGUAGES for c in commands(b.text)}
+
+
+def _readme_path_commands() -> set[str]:
+    """What tests/e2e/test_readme_path.py and tests/e2e/test_new_project.py run as written:
+    every shell block of the README's "Running against the real API" and "Install into your
+    own Meltano project", and of docs/meltano.md's "Several Heymarket teams in one project"."""
+    return (
+        _section_commands(REPO_ROOT / "README.md", README_PATH_SECTION)
+        | _section_commands(REPO_ROOT / "README.md", INSTALL_SECTION)
+        | _section_commands(TEAMS_DOC, TEAMS_SECTION)
+    )
 
 
 def test_every_documented_command_is_run_or_excused() -> None:
@@ -211,6 +226,8 @@ def test_every_documented_command_is_run_or_excused() -> None:
     run_as_written = _readme_path_commands()
     assert "make venv && .venv/bin/meltano install" in run_as_written
     assert ".venv/bin/meltano config test tap-heymarket" in run_as_written
+    assert "meltano config test tap-heymarket" in run_as_written  # the install section
+    assert "meltano run tap-heymarket--team-b target-duckdb--team-b" in run_as_written
     assert RUN_BY.keys().isdisjoint(NOT_RUNNABLE), "a command is both run and excused"
     uncovered = {
         command: where
@@ -249,6 +266,24 @@ def test_readme_path_placeholders_are_fillable() -> None:
     for block in blocks:
         if block.language in SHELL_LANGUAGES:
             fill_placeholders(block.text, dict.fromkeys(fillable, "x"))
+
+
+def test_install_section_placeholders_are_fillable() -> None:
+    """The fast half of tests/e2e/test_new_project.py: every `...` of the install section
+    and of the teams section is a credential that test fills in."""
+    blocks = [
+        *section_blocks(REPO_ROOT / "README.md", INSTALL_SECTION),
+        *section_blocks(TEAMS_DOC, TEAMS_SECTION),
+    ]
+    shell = [b.text for b in blocks if b.language in SHELL_LANGUAGES]
+    names = {n for text in shell for n in placeholders(text)}
+    assert names == {
+        f"{plugin} {setting}"
+        for plugin in ("tap-heymarket", "tap-heymarket--team-b")
+        for setting in ("api_secret_id", "api_secret_key")
+    }
+    for text in shell:
+        fill_placeholders(text, dict.fromkeys(names, "x"))
 
 
 def test_meltano_config_subcommands_are_meltano_4s() -> None:
