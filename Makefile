@@ -53,10 +53,10 @@ test: venv lint
 	$(VPY) -m pytest -W error $(XDIST) --durations=25
 
 # The fast loop (under a minute): tests/unit/ and tests/sandbox/. tests/conftest.py marks
-# every test under tests/tap/ and tests/e2e/ `slow` by its folder. Serial: it is CPU bound
-# (xdist gains little on 2 cores), and xdist's summary would not say "deselected".
+# every test under tests/tap/ and tests/e2e/ `slow` by its folder. One worker per core: on
+# 2 cores, 39 s instead of 69 s serial.
 unit: venv
-	$(VPY) -m pytest -W error -m "not slow" -q
+	$(VPY) -m pytest -W error -m "not slow" -q -n auto
 
 demo: venv
 	$(VPY) scripts/demo.py
