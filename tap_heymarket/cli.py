@@ -8,8 +8,10 @@ is wrong, or which request failed with which X-Request-Id. Set
 from __future__ import annotations
 
 import gc
+import json
 import os
 import sys
+from pathlib import Path
 
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
@@ -26,6 +28,7 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, (InvalidStateError, InvalidConfigError)):
         return str(exc)
     if isinstance(exc, ValueError) and "JSON" in type(exc).__name__:  # json or simplejson
+        # input_file_error names the file first; this is for JSON read anywhere else.
         return f"could not read a JSON input file (--config/--state/--catalog): {exc}"
     if isinstance(exc, FatalAPIError):
         return str(exc)
@@ -33,11 +36,54 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+#: The options whose value is a JSON file the tap reads (`--config ENV` reads the environment).
+FILE_OPTIONS = ("--config", "--state", "--catalog")
+
+
+def input_file_error(argv: list[str]) -> str | None:
+    """The first `--config`/`--state`/`--catalog` file that is missing or not JSON, named
+    with its option (`--state state.json: not JSON: ...`), before the SDK reads it and
+    reports the problem without saying which file it was."""
+    for option, value in _file_arguments(argv):
+        if option == "--config" and value == "ENV":
+            continue
+        path = Path(value)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return f"{option} {value}: no such file"
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"{option} {value}: cannot be read: {exc}"
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            return f"{option} {value}: not JSON: {exc}"
+    return None
+
+
+def _file_arguments(argv: list[str]) -> list[tuple[str, str]]:
+    found = []
+    for n, arg in enumerate(argv):
+        option, sep, value = arg.partition("=")
+        if option not in FILE_OPTIONS:
+            continue
+        if not sep and n + 1 < len(argv):
+            value = argv[n + 1]
+        if value:
+            found.append((option, value))
+    return found
+
+
 def main() -> None:
     """Run the tap; on failure print `tap-heymarket: error: <cause>` and exit 1."""
     # Everything imported so far lives as long as the process: keep it out of the cyclic
     # collector's scans, which a sync's many short-lived records trigger (docs/benchmarks.md).
     gc.freeze()
+    traceback = bool(os.environ.get("TAP_HEYMARKET_TRACEBACK"))
+    problem = None if traceback else input_file_error(sys.argv[1:])
+    if problem:
+        print(f"tap-heymarket: error: {problem}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_FAILURE)
     try:
         # standalone_mode=False lets errors reach us; click then returns exit codes.
         code = TapHeymarket.cli.main(prog_name="tap-heymarket", standalone_mode=False)
@@ -46,7 +92,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except BaseException as exc:
-        if os.environ.get("TAP_HEYMARKET_TRACEBACK"):
+        if traceback:
             raise
         sys.stdout.flush()
         print(f"tap-heymarket: error: {_one_line(exc)}", file=sys.stderr, flush=True)

@@ -18,12 +18,17 @@ from tap_heymarket import __version__, schemas
 from tap_heymarket.answers import describe_answer, retry_after_seconds, without_nul
 from tap_heymarket.auth import authenticator_from_config
 from tap_heymarket.errors import (
+    REFUSED,
+    UNRESOLVED,
+    UNVERIFIED,
     HeymarketFatalError,
     HeymarketRetriableError,
     MalformedResponseError,
+    connection_failure,
     describe_request,
     request_id,
     status_message,
+    unreachable_message,
 )
 from tap_heymarket.fitting import API_EXTRA_FIELDS, EXTRA_FIELDS
 from tap_heymarket.metrics import log_counter
@@ -51,6 +56,9 @@ _RETRIABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
 
 #: Sent with every request, so Heymarket's logs can tell the tap and its version apart.
 USER_AGENT = f"tap-heymarket/{__version__}"
+#: Retries of a refused connection before the API has answered once (0.5 + 1 + 2 s of
+#: backoff): enough for a server that is starting, not a minute for a wrong api_url.
+FIRST_CONTACT_RETRIES = 3
 
 _decoder = msgspec.json.Decoder()
 
@@ -95,6 +103,14 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
         self.pacer: RequestPacer = services.pacer
         #: The last answer `validate_response` decoded, for `parse_response` to reuse.
         self._decoded: tuple[requests.Response, Page] | None = None
+
+    def log_sync_costs(self) -> None:
+        """The SDK's end-of-run hook, called for every stream once all have synced: the first
+        to run it also says, once, what the API's 429s cost the run (pacing.py)."""
+        super().log_sync_costs()
+        summary = self.pacer.throttle_summary()
+        if summary:
+            self.logger.warning("%s", summary)
 
     def metric(self, name: str, value: int) -> None:
         """A counter of this stream in the SDK's METRIC log format (metrics.py)."""
@@ -167,13 +183,13 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
                     response = getattr(exc, "response", None)
                     if response is not None and response.status_code == 429:
                         throttled += 1
-                        self.pacer.throttled()
                         wait = retry_after_seconds(response)
                         if wait is None:
                             wait = min(60.0, 1.0 * 2 ** min(throttled - 1, 6))
                             wait *= random.uniform(0.8, 1.2)
                         else:
                             self.pacer.pause(wait)
+                        self.pacer.throttled(wait)
                         if waited_for_limit + wait > rate_limit_budget:
                             raise self._gave_up(prepared_request, exc, throttled) from None
                         waited_for_limit += wait
@@ -181,6 +197,8 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
                         if response is not None:
                             self.pacer.succeeded()
                         failures += 1
+                        if response is None and not self.pacer.answers:
+                            self._check_first_contact(exc, failures)
                         if failures > max_retries:
                             raise self._gave_up(prepared_request, exc, failures) from None
                         wait = min(30.0, 0.5 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
@@ -258,6 +276,18 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
             return f"HTTP {response.status_code} (X-Request-Id: {request_id(response)})"
         # Connection errors: the class name says enough; their text can be long.
         return f"{type(exc).__name__} (no answer)"
+
+    def _check_first_contact(self, exc: BaseException, failures: int) -> None:
+        """Before the API has answered once in this run, a wrong `api_url` must fail fast:
+        a name that does not resolve, or a certificate that does not verify (TLS is always
+        verified), at once; a refused connection after a few seconds of retries (a server
+        still starting). Once it has answered, a failure is a drop in
+        the middle of a run and gets the whole `max_retries` budget."""
+        failure = connection_failure(exc)
+        if failure in (UNRESOLVED, UNVERIFIED) or (
+            failure == REFUSED and failures > FIRST_CONTACT_RETRIES
+        ):
+            raise HeymarketFatalError(unreachable_message(self.settings.api_url, failure))
 
     def _gave_up(
         self,

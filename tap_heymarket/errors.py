@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 import typing as t
+from urllib.parse import urlsplit
 
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
@@ -60,6 +63,44 @@ def status_message(response: requests.Response) -> str:
     if hint:
         line += f" - {hint}"
     return line
+
+
+#: How a connection failed, from the exception chain requests raises.
+UNRESOLVED = "does not resolve"
+REFUSED = "refused the connection"
+UNVERIFIED = "presented a TLS certificate that does not verify"
+
+
+def connection_failure(exc: BaseException) -> str | None:
+    """UNRESOLVED, REFUSED, UNVERIFIED, or None for any other failure (a reset, a timeout)."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        error = stack.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, socket.gaierror):
+            return UNRESOLVED
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return UNVERIFIED
+        if isinstance(error, ConnectionRefusedError):
+            return REFUSED
+        linked = [error.__cause__, error.__context__, getattr(error, "reason", None)]
+        linked += [arg for arg in error.args if isinstance(arg, BaseException)]
+        stack += [e for e in linked if isinstance(e, BaseException)]
+    return None
+
+
+def unreachable_message(api_url: str, failure: str) -> str:
+    """`cannot reach the Heymarket API: api.heymarket.invalid does not resolve (api_url ...)`."""
+    parts = urlsplit(api_url)
+    host = parts.hostname or api_url
+    where = f"{host}:{parts.port}" if parts.port and failure == REFUSED else host
+    return (
+        f"cannot reach the Heymarket API: {where} {failure} (api_url {api_url}); "
+        "check the api_url setting"
+    )
 
 
 class HeymarketFatalError(FatalAPIError):

@@ -9,6 +9,8 @@ minimum); each message names the setting, never a secret's value.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime
@@ -233,6 +235,28 @@ class Settings:
 AUTH_METHODS: tuple[tuple[str, ...], ...] = (("api_secret_id", "api_secret_key"), ("api_key",))
 
 
+def _is_loopback(host: str) -> bool:
+    """This machine: `localhost` or a loopback address (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def unknown_settings(config: t.Mapping[str, t.Any], known: t.Iterable[str]) -> list[str]:
+    """A line for each config key that is no setting, with the closest one: a misspelt
+    setting (`page_sise`) would otherwise be ignored in silence."""
+    names = list(known)
+    lines = []
+    for key in sorted(set(config) - set(names)):
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        lines.append(f"{key!r} is not a setting of tap-heymarket and is ignored{hint}")
+    return lines
+
+
 def has_credentials(config: t.Mapping[str, t.Any]) -> bool:
     """True if an auth method is configured (complete or not)."""
     return any(config.get(k) for k in SECRETS)
@@ -245,6 +269,12 @@ def semantic_config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     parsed = urlparse(url)
     if parsed.scheme not in {"http", "https"} or not parsed.netloc:
         errors.append(f"api_url must be an http(s) URL such as {DEFAULTS['api_url']}, got {url!r}")
+    elif parsed.scheme == "http" and not _is_loopback(parsed.hostname or ""):
+        errors.append(
+            f"api_url {url!r} is plain http to another machine: the JWT or API key would "
+            "cross the network unencrypted; use https:// (plain http is for a sandbox on "
+            "this machine only)"
+        )
 
     jwt_parts = [bool(config.get("api_secret_id")), bool(config.get("api_secret_key"))]
     has_key = bool(config.get("api_key"))

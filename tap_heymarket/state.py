@@ -29,6 +29,54 @@ class InvalidStateError(ValueError):
     """The state file is not one this tap wrote (or could have written)."""
 
 
+def json_kind(value: t.Any) -> str:
+    """What a JSON value is, in JSON's words: `an array`, `a number`, `a string`, ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+#: How to start over when a state is refused: what a refusal ends with.
+START_OVER = (
+    "to start over, run without --state (under Meltano: `meltano run --full-refresh ...`, "
+    "or `meltano state clear <state id>` to drop the stored state)"
+)
+#: `meltano state get` prints the tap's state inside this key.
+MELTANO_WRAPPER = "singer_state"
+
+
+def unwrap_meltano(state: t.Any) -> tuple[t.Any, bool]:
+    """The tap's own state, and whether it came wrapped as `meltano state get` prints it
+    (`{"singer_state": {...}}`): a wrapper is unwrapped, since no state of this tap has that
+    key, so a state saved from Meltano works as a `--state` file."""
+    if (
+        isinstance(state, dict)
+        and set(state) == {MELTANO_WRAPPER}
+        and isinstance(state[MELTANO_WRAPPER], dict)
+    ):
+        return state[MELTANO_WRAPPER], True
+    return state, False
+
+
+def unknown_streams(state: t.Any, streams: t.Iterable[str]) -> tuple[list[str], list[str]]:
+    """(known, unknown): the streams state.bookmarks has entries for, this tap's and not."""
+    bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
+    if not isinstance(bookmarks, dict):
+        return [], []
+    ours = set(streams)
+    return [s for s in bookmarks if s in ours], [s for s in bookmarks if s not in ours]
+
+
 def all_state_errors(state: t.Any, incremental_streams: t.Iterable[str]) -> list[str]:
     """Every problem in a `--state` file: each stream's entry, then messages' and
     conversations' own keys."""
@@ -42,16 +90,16 @@ def all_state_errors(state: t.Any, incremental_streams: t.Iterable[str]) -> list
 def state_errors(state: t.Any, incremental_streams: t.Iterable[str]) -> list[str]:
     """Problems in a state object, each naming its location."""
     if not isinstance(state, dict):
-        return [f"state must be a JSON object, got a {type(state).__name__}"]
+        return [f"state must be a JSON object, got {json_kind(state)}"]
     bookmarks = state.get("bookmarks", {})
     if not isinstance(bookmarks, dict):
-        return [f"state.bookmarks must be an object, got a {type(bookmarks).__name__}"]
+        return [f"state.bookmarks must be an object, got {json_kind(bookmarks)}"]
     errors: list[str] = []
     incremental = set(incremental_streams)
     for stream, entry in bookmarks.items():
         where = f"state.bookmarks.{stream}"
         if not isinstance(entry, dict):
-            errors.append(f"{where} must be an object, got a {type(entry).__name__}")
+            errors.append(f"{where} must be an object, got {json_kind(entry)}")
             continue
         if stream not in incremental:
             continue
@@ -61,7 +109,7 @@ def state_errors(state: t.Any, incremental_streams: t.Iterable[str]) -> list[str
         if walk is None:
             continue
         if not isinstance(walk, dict):
-            errors.append(f"{where}.walk must be an object, got a {type(walk).__name__}")
+            errors.append(f"{where}.walk must be an object, got {json_kind(walk)}")
             continue
         for key in ("floor", "top", "cursor"):
             _check_time(walk.get(key), f"{where}.walk.{key}", errors)
@@ -85,7 +133,7 @@ def _check_revs(value: t.Any, where: str, errors: list[str]) -> None:
     if value is None:
         return
     if not isinstance(value, list):
-        errors.append(f"{where} must be a list of [id, rev] pairs, got a {type(value).__name__}")
+        errors.append(f"{where} must be a list of [id, rev] pairs, got {json_kind(value)}")
         return
     for index, pair in enumerate(value):
         if not revs_pair_ok(pair):
@@ -119,7 +167,7 @@ def _message_walk_errors(walk: t.Any, where: str) -> list[str]:
     if walk is None:
         return []
     if not isinstance(walk, dict):
-        return [f"{where} must be an object, got a {type(walk).__name__}"]
+        return [f"{where} must be an object, got {json_kind(walk)}"]
     errors: list[str] = []
     if walk.get("strategy") not in STRATEGIES:
         errors.append(f"{where}.strategy must be one of {list(STRATEGIES)}")
@@ -162,7 +210,7 @@ def conversation_state_errors(state: t.Any) -> list[str]:
     where = f"state.bookmarks.{CONVERSATIONS}.{WALKS_KEY}"
     walks = entry[WALKS_KEY]
     if not isinstance(walks, dict):
-        return [f"{where} must be an object, got a {type(walks).__name__}"]
+        return [f"{where} must be an object, got {json_kind(walks)}"]
     errors = []
     for key, value in walks.items():
         if not WALK_NAME.fullmatch(key):

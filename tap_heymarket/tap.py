@@ -23,8 +23,16 @@ from tap_heymarket.settings import (
     InvalidConfigError,
     Settings,
     semantic_config_errors,
+    unknown_settings,
 )
-from tap_heymarket.state import InvalidStateError, all_state_errors, state_errors
+from tap_heymarket.state import (
+    START_OVER,
+    InvalidStateError,
+    all_state_errors,
+    state_errors,
+    unknown_streams,
+    unwrap_meltano,
+)
 from tap_heymarket.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
@@ -47,7 +55,7 @@ class TapHeymarket(Tap):
         state = kwargs.get("state")
         if state is not None and not isinstance(state, (dict, str, PurePath)):
             # The SDK would take a list for a file path; say what is wrong instead.
-            raise InvalidStateError(state_errors(state, [])[0])
+            raise InvalidStateError(f"invalid --state: {state_errors(state, [])[0]}; {START_OVER}")
         super().__init__(*args, **kwargs)
 
     @classmethod
@@ -66,6 +74,8 @@ class TapHeymarket(Tap):
         streams inside `Tap.__init__`, once the config is set)."""
         return RequestPacer(float(self.settings.max_requests_per_minute))
 
+    _warned_unknown_settings = False
+
     # Private override: the SDK's only config-validation hook (0.54 has no public one).
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """JSON-schema checks, then the rules a schema cannot express, as one error."""
@@ -74,16 +84,37 @@ class TapHeymarket(Tap):
         except ConfigValidationError as exc:
             errors = list(exc.errors)
         errors += semantic_config_errors(self.config)
+        if not self._warned_unknown_settings:
+            self._warned_unknown_settings = True
+            known = self.config_jsonschema["properties"]
+            for line in unknown_settings(self.config, known):
+                self.logger.warning("config: %s", line)
         if errors and raise_errors:
             raise InvalidConfigError("invalid config: " + "; ".join(errors))
         return errors
 
     def load_state(self, state: dict[str, t.Any]) -> None:
-        """Refuse a corrupt or foreign state file before any request is made."""
+        """Refuse a corrupt or foreign state file before any request is made; unwrap the
+        `{"singer_state": ...}` that `meltano state get` prints (state.py)."""
+        state, wrapped = unwrap_meltano(state)
+        if wrapped:
+            self.logger.info("--state: the tap's state inside Meltano's %r is used", "singer_state")
+        known, unknown = unknown_streams(state, self.streams)
+        if unknown and not known:
+            raise InvalidStateError(
+                f"invalid --state: it has bookmarks only for streams tap-heymarket does not have "
+                f"({', '.join(unknown[:5])}{', ...' if len(unknown) > 5 else ''}): it is not "
+                f"this tap's state; {START_OVER}"
+            )
+        if unknown:
+            self.logger.warning(
+                "--state: the bookmarks of streams tap-heymarket does not have are ignored: %s",
+                ", ".join(unknown),
+            )
         incremental = [s.name for s in self.streams.values() if s.replication_key]
         errors = all_state_errors(state, incremental)
         if errors:
-            raise InvalidStateError("invalid --state: " + "; ".join(errors))
+            raise InvalidStateError(f"invalid --state: {'; '.join(errors)}; {START_OVER}")
         super().load_state(state)
 
     #: True while `--discover` runs: with credentials, contacts then reads the team's

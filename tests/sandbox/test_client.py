@@ -20,7 +20,7 @@ import requests
 from heymarket_sandbox import Sandbox
 from tap_heymarket import __version__
 from tap_heymarket.answers import MAX_RETRY_AFTER_SECONDS, retry_after_seconds
-from tap_heymarket.client import USER_AGENT
+from tap_heymarket.client import FIRST_CONTACT_RETRIES, USER_AGENT
 from tap_heymarket.errors import HeymarketFatalError, MalformedResponseError
 from tap_heymarket.tap import TapHeymarket
 from tests.support.tap_runner import sandbox_config
@@ -94,14 +94,18 @@ class RecordingPacer:
     def __init__(self) -> None:
         self.calls: list[t.Any] = []
 
+    @property
+    def answers(self) -> int:
+        return sum(c == "succeeded" or c[0] == "throttled" for c in self.calls)
+
     def wait(self) -> None:
         self.calls.append("wait")
 
     def succeeded(self) -> None:
         self.calls.append("succeeded")
 
-    def throttled(self) -> None:
-        self.calls.append("throttled")
+    def throttled(self, wait: float) -> None:
+        self.calls.append(("throttled", wait))
 
     def pause(self, seconds: float) -> None:
         self.calls.append(("pause", seconds))
@@ -145,9 +149,10 @@ def test_http_date_retry_after_is_honoured(sleeps: list[float]) -> None:
     send = stream.request_decorator(_scripted(stream, [limited, ok]))
     assert send(_prepared(), None) is ok
     assert len(sleeps) == 1 and 88.0 <= sleeps[0] <= 90.0
-    assert pacer.calls[:2] == ["wait", "throttled"]
-    kind, paused = pacer.calls[2]
+    assert pacer.calls[0] == "wait"
+    kind, paused = pacer.calls[1]
     assert kind == "pause" and paused == sleeps[0], "the pacer holds every stream back too"
+    assert pacer.calls[2] == ("throttled", sleeps[0]), "the pacer counts the wait"
     assert pacer.calls[3:] == ["wait", "succeeded"]
 
 
@@ -180,7 +185,7 @@ def test_pacer_waits_before_every_attempt_and_hears_every_answer(
         "succeeded",  # 503: an answer, and not a 429
         "wait",  # the connection error: no answer, nothing to tell
         "wait",
-        "throttled",
+        ("throttled", sleeps[2]),
         "wait",
         "succeeded",  # the malformed 200
         "wait",
@@ -192,6 +197,45 @@ def test_pacer_waits_before_every_attempt_and_hears_every_answer(
     assert any("HTTP 503 (X-Request-Id: req_test)" in line for line in retries)
     assert any("ConnectionError (no answer)" in line for line in retries)
     assert any("body that is not JSON (text/html, 6 bytes)" in line for line in retries)
+
+
+def _refused() -> requests.exceptions.ConnectionError:
+    """A real refused connection, as requests raises it (nothing listens on OFFLINE)."""
+    try:
+        requests.post(OFFLINE + "/v1/contacts", timeout=5)
+    except requests.exceptions.ConnectionError as exc:
+        return exc
+    raise AssertionError(f"something answers on {OFFLINE}")
+
+
+def test_before_any_answer_a_refused_connection_fails_after_a_few_seconds(
+    sleeps: list[float],
+) -> None:
+    """A wrong api_url: three short retries (a server may be starting), then one line that
+    names the address and the setting."""
+    stream = _stream()
+    stream.pacer = RecordingPacer()
+    send = stream.request_decorator(_scripted(stream, [_refused() for _ in range(9)]))
+    with pytest.raises(HeymarketFatalError) as raised:
+        send(_prepared(), None)
+    assert str(raised.value) == (
+        "cannot reach the Heymarket API: 127.0.0.1:9 refused the connection (api_url "
+        f"{OFFLINE}); check the api_url setting"
+    )
+    assert len(sleeps) == FIRST_CONTACT_RETRIES and sum(sleeps) < 4.0
+
+
+def test_once_the_api_answered_a_refused_connection_gets_the_whole_budget(
+    sleeps: list[float],
+) -> None:
+    """A drop in the middle of a run (a deploy, a load balancer) keeps `max_retries`."""
+    stream = _stream(max_retries=8)
+    stream.pacer = RecordingPacer()
+    stream.request_decorator(_scripted(stream, [_response(200, [])]))(_prepared(), None)
+    ok = _response(200, [])
+    answers: list[requests.Response | Exception] = [*(_refused() for _ in range(8)), ok]
+    assert stream.request_decorator(_scripted(stream, answers))(_prepared(), None) is ok
+    assert len(sleeps) == 8
 
 
 def test_failure_budget_is_separate_from_the_rate_limit_budget(sleeps: list[float]) -> None:

@@ -155,7 +155,7 @@ def test_corrupt_walks_in_state_are_named() -> None:
     assert any("conversations.walks.9/closed.walk.kind" in e for e in errors)
     bad_shape = {"bookmarks": {"conversations": {"walks": []}}}
     assert conversation_state_errors(bad_shape) == [
-        "state.bookmarks.conversations.walks must be an object, got a list"
+        "state.bookmarks.conversations.walks must be an object, got an array"
     ]
 
 

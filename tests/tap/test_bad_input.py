@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from heymarket_sandbox import API_KEY, SECRET_ID, SECRET_KEY, Sandbox
+from tap_heymarket.state import START_OVER
 from tests.support.tap_runner import (
     REPO_ROOT,
     TAP,
@@ -119,7 +120,7 @@ def test_unparsable_updated_stops_the_sync_clearly() -> None:
 @pytest.mark.parametrize(
     ("state_text", "expected"),
     [
-        ("{not json", "could not read a JSON input file"),
+        ("{not json", "state.json: not JSON: Expecting property name enclosed in double quotes"),
         ("[1, 2]", "state must be a JSON object"),
         ('{"bookmarks": []}', "state.bookmarks must be an object"),
         ('{"bookmarks": {"contacts": 7}}', "state.bookmarks.contacts must be an object"),
@@ -165,6 +166,8 @@ def test_corrupt_state_files(state_text: str, expected: str) -> None:
     line = _error_line(run)
     assert expected in line
     assert requests_made == 0, "a bad state is refused before any request"
+    if state_text != "{not json":
+        assert line.endswith(START_OVER), "a refusal says how to start over"
 
 
 def test_traceback_available_on_request() -> None:

@@ -84,6 +84,13 @@ def test_rides_out_429_storms(retry_after: str | None) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     assert stats["by_status"].get("429", 0) > 0, "the limit should have been hit"
     assert set(run.ids()) == truth
+    # One WARNING at the end says what the 429s cost and which setting to lower (pacing.py).
+    (summary,) = [line for line in run.stderr.splitlines() if "answered HTTP 429" in line]
+    assert "WARNING" in summary
+    throttled, total = stats["by_status"]["429"], stats["requests"]
+    assert f"to {throttled:,} of {total:,} requests" in summary, (summary, stats)
+    assert "(max_requests_per_minute is 480)" in summary
+    assert "set max_requests_per_minute to" in summary
     print(
         f"429 storm ({retry_after}): {stats['by_status'].get('429', 0)} x 429, "
         f"{stats['requests']} requests"

@@ -19,15 +19,19 @@ INCREMENTAL = ["contacts", "tags"]
 GOOD_TIME = "2026-01-02T03:04:05.000000Z"
 
 CASES: list[tuple[str, t.Any, list[str]]] = [
-    ("not an object", [], ["state must be a JSON object, got a list"]),
-    ("bookmarks not an object", {"bookmarks": 3}, ["state.bookmarks must be an object, got a int"]),
+    ("not an object", [], ["state must be a JSON object, got an array"]),
+    (
+        "bookmarks not an object",
+        {"bookmarks": 3},
+        ["state.bookmarks must be an object, got a number"],
+    ),
     ("no bookmarks", {}, []),
     (
         "every stream is checked, incremental or not, in order",
         {"bookmarks": {"inboxes": "x", "contacts": [], "tags": {"replication_key_value": "x"}}},
         [
-            "state.bookmarks.inboxes must be an object, got a str",
-            "state.bookmarks.contacts must be an object, got a list",
+            "state.bookmarks.inboxes must be an object, got a string",
+            "state.bookmarks.contacts must be an object, got an array",
             "state.bookmarks.tags.replication_key_value must be an ISO 8601 date-time, got 'x'",
         ],
     ),
@@ -47,14 +51,15 @@ CASES: list[tuple[str, t.Any, list[str]]] = [
     (
         "an entry without a walk does not stop the next",
         {"bookmarks": {"contacts": {"replication_key_value": GOOD_TIME}, "tags": {"walk": []}}},
-        ["state.bookmarks.tags.walk must be an object, got a list"],
+        ["state.bookmarks.tags.walk must be an object, got an array"],
     ),
     (
         "a walk that is not an object does not stop the next",
         {"bookmarks": {"contacts": {"walk": "w"}, "tags": {"revs_at_bookmark": {}}}},
         [
-            "state.bookmarks.contacts.walk must be an object, got a str",
-            "state.bookmarks.tags.revs_at_bookmark must be a list of [id, rev] pairs, got a dict",
+            "state.bookmarks.contacts.walk must be an object, got a string",
+            "state.bookmarks.tags.revs_at_bookmark must be a list of [id, rev] pairs, "
+            "got an object",
         ],
     ),
     (
@@ -91,7 +96,10 @@ CASES: list[tuple[str, t.Any, list[str]]] = [
     (
         "revs at the top not a list",
         {"bookmarks": {"contacts": {"walk": {"revs_at_top": 5}}}},
-        ["state.bookmarks.contacts.walk.revs_at_top must be a list of [id, rev] pairs, got a int"],
+        [
+            "state.bookmarks.contacts.walk.revs_at_top must be a list of [id, rev] pairs, "
+            "got a number"
+        ],
     ),
     (
         "what the tap writes is accepted",
