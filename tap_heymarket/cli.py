@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from singer_sdk.logging import StructuredFormatter
 
 from tap_heymarket.settings import InvalidConfigError
 from tap_heymarket.state import InvalidStateError
@@ -74,6 +76,18 @@ def _file_arguments(argv: list[str]) -> list[tuple[str, str]]:
     return found
 
 
+def report(line: str) -> None:
+    """The fatal line, once: as a structured ERROR record when the log is structured (Meltano
+    configures the SDK's JSON logging, and reads each record's level), else as plain text on
+    stderr, where a person or a script finds it as the last line."""
+    logger = logging.getLogger("tap-heymarket")
+    handlers = [h for lg in (logger, logging.getLogger()) for h in lg.handlers]
+    if any(isinstance(h.formatter, StructuredFormatter) for h in handlers):
+        logger.error("%s", line)
+        return
+    print(line, file=sys.stderr, flush=True)
+
+
 def main() -> None:
     """Run the tap; on failure print `tap-heymarket: error: <cause>` and exit 1."""
     # Everything imported so far lives as long as the process: keep it out of the cyclic
@@ -82,7 +96,7 @@ def main() -> None:
     traceback = bool(os.environ.get("TAP_HEYMARKET_TRACEBACK"))
     problem = None if traceback else input_file_error(sys.argv[1:])
     if problem:
-        print(f"tap-heymarket: error: {problem}", file=sys.stderr, flush=True)
+        report(f"tap-heymarket: error: {problem}")
         sys.exit(EXIT_FAILURE)
     try:
         # standalone_mode=False lets errors reach us; click then returns exit codes.
@@ -95,6 +109,6 @@ def main() -> None:
         if traceback:
             raise
         sys.stdout.flush()
-        print(f"tap-heymarket: error: {_one_line(exc)}", file=sys.stderr, flush=True)
+        report(f"tap-heymarket: error: {_one_line(exc)}")
         sys.exit(EXIT_FAILURE)
     sys.exit(code if isinstance(code, int) else 0)

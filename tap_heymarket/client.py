@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import time
 import typing as t
 from functools import cached_property
@@ -11,7 +12,7 @@ from functools import cached_property
 import msgspec
 import requests
 from singer_sdk import SchemaDirectory
-from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
 
 from tap_heymarket import __version__, schemas
@@ -34,7 +35,9 @@ from tap_heymarket.fitting import API_EXTRA_FIELDS, EXTRA_FIELDS
 from tap_heymarket.metrics import log_counter
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.records import ConformedRecordMessages
-from tap_heymarket.settings import Settings
+from tap_heymarket.run_log import StreamTally, drops_sdk_line
+from tap_heymarket.settings import InvalidConfigError, Settings
+from tap_heymarket.state import InvalidStateError
 from tap_heymarket.walk_state import Page, PageRequest
 
 if t.TYPE_CHECKING:
@@ -59,6 +62,12 @@ USER_AGENT = f"tap-heymarket/{__version__}"
 #: Retries of a refused connection before the API has answered once (0.5 + 1 + 2 s of
 #: backoff): enough for a server that is starting, not a minute for a wrong api_url.
 FIRST_CONTACT_RETRIES = 3
+#: The errors the tap reports itself in one line (cli.py): no SDK "unhandled error" before.
+HANDLED_ERRORS: tuple[type[BaseException], ...] = (
+    FatalAPIError,
+    InvalidStateError,
+    InvalidConfigError,
+)
 
 _decoder = msgspec.json.Decoder()
 
@@ -101,16 +110,28 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
         super().__init__(tap, *args, **kwargs)
         #: The tap-wide pacer: all streams share the one rate limit.
         self.pacer: RequestPacer = services.pacer
+        #: What the stream did in the run, for its summary line (run_log.py).
+        self.tally = StreamTally()
         #: The last answer `validate_response` decoded, for `parse_response` to reuse.
         self._decoded: tuple[requests.Response, Page] | None = None
 
     def log_sync_costs(self) -> None:
-        """The SDK's end-of-run hook, called for every stream once all have synced: the first
-        to run it also says, once, what the API's 429s cost the run (pacing.py)."""
+        """The SDK's end-of-run hook, called for every stream once all have synced: the
+        stream's one summary line (run_log.py); the first to run it also says, once, what
+        the API's 429s cost the run (pacing.py)."""
         super().log_sync_costs()
+        line = self.tally.summary(self.name)
+        if line:
+            self.logger.info("%s", line)
         summary = self.pacer.throttle_summary()
         if summary:
-            self.logger.warning("%s", summary)
+            self.heymarket_tap.logger.warning("%s", summary)
+
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        """The SDK's stream log, without the lines the tap says better (run_log.py)."""
+        if drops_sdk_line(message, sys.exc_info()[1], HANDLED_ERRORS):
+            return
+        super().log(message, *args, level=level, **kwargs)
 
     def metric(self, name: str, value: int) -> None:
         """A counter of this stream in the SDK's METRIC log format (metrics.py)."""
@@ -174,6 +195,7 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
             waited_for_limit = 0.0
             while True:
                 self.pacer.wait()
+                self.tally.request()
                 try:
                     response = func(prepared_request, context)
                 except HeymarketFatalError:
@@ -211,6 +233,7 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
                     time.sleep(wait)
                 else:
                     self.pacer.succeeded()
+                    self.tally.answer()
                     return response
 
         return with_retries

@@ -27,6 +27,7 @@ from tap_heymarket.message_bookmark import (
 from tap_heymarket.message_probe import Prober
 from tap_heymarket.message_strategy import BY_UPDATED, Learned, MessagePage, choose
 from tap_heymarket.message_walk import MessageWalk
+from tap_heymarket.run_log import plural
 
 if t.TYPE_CHECKING:
     import requests
@@ -116,9 +117,9 @@ class MessagesStream(HeymarketStream):
         strategy = choose(learned)
         lookback = timedelta(hours=self.settings.messages_lookback_hours)
         self.logger.info(
-            "%s: probed the API in %d requests: %s",
+            "%s: probed the API in %s: %s",
             self.name,
-            prober.requests,
+            plural(prober.requests, "request"),
             learned.describe(),
         )
         start = self.settings.start_date
@@ -203,10 +204,10 @@ class MessagesStream(HeymarketStream):
     def _report(self, walk: MessageWalk) -> None:
         """One INFO summary; a WARNING (and metrics) for anything that may be missing."""
         self.logger.info(
-            "%s: walk complete: %d messages read in %d requests (strategy %s)",
+            "%s: walk complete: %s read in %s (strategy %s)",
             self.name,
-            walk.emitted,
-            walk.requests,
+            plural(walk.emitted, "message"),
+            plural(walk.requests, "request"),
             walk.strategy,
         )
         full = walk.floor is None and not walk.resumed

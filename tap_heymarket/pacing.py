@@ -82,6 +82,12 @@ class RequestPacer:
         """The current pace, in requests a minute."""
         return round(60.0 / self.interval) if self.interval else 0
 
+    @property
+    def suggested_pace(self) -> int:
+        """A `max_requests_per_minute` under what the API accepted: the settled pace probes
+        upward until the next 429, so a tenth below it."""
+        return max(1, int(self.pace * 0.9))
+
     def throttle_summary(self) -> str | None:
         """One line on what the run's 429s cost and which setting to lower; None if the
         API never answered 429, and None once it was given (one line per run)."""
@@ -95,5 +101,5 @@ class RequestPacer:
             f"waiting; the pace settled at about {self.pace} requests a minute "
             f"(max_requests_per_minute is {self.max_requests_per_minute:g}). Another "
             "integration may share the team's quota of 500 requests a minute: set "
-            f"max_requests_per_minute to {self.pace} or lower to avoid the 429s"
+            f"max_requests_per_minute to {self.suggested_pace} or lower to avoid the 429s"
         )

@@ -54,6 +54,7 @@ from datetime import datetime, timedelta
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_heymarket import timestamps
+from tap_heymarket.run_log import plural
 from tap_heymarket.tie_groups import TieGroupReader
 from tap_heymarket.walk_state import (
     LE,
@@ -212,10 +213,10 @@ class UpdatedCursorPaginator(BaseAPIPaginator[PageRequest]):
 
     def summary(self) -> str:
         """What the walk did, for its end-of-walk INFO line."""
+        mode, skipped = self.page_mode or "not needed", plural(self.duplicates_skipped, "repeat")
         return (
-            f"{self.emitted} records in {self.requests} requests ({self.duplicates_skipped} "
-            f"repeats skipped, page mode {self.page_mode or 'not needed'}, server page "
-            f"{self.capacity})"
+            f"{plural(self.emitted, 'record')} in {plural(self.requests, 'request')} ({skipped} "
+            f"skipped, page mode {mode}, largest answer {plural(self.capacity, 'record')})"
         )
 
     @property

@@ -12,6 +12,8 @@ import logging
 import time
 import typing as t
 
+from tap_heymarket.run_log import plural
+
 #: A progress line at each tenth of the total, and at least once a minute in between.
 STEPS = 10
 EVERY_SECONDS = 60.0
@@ -89,7 +91,7 @@ class RequestProgress:
     def status(self, now: float) -> str:
         """`1,200 of up to 3,000 requests done (40%), about 4 min left at the pace so far`."""
         if not self.total:
-            return f"{self.done:,} requests done"
+            return f"{plural(self.done, 'request')} done"
         left = max(self.total - self.done, 0)
         elapsed = now - self.started
         percent = min(100, self.done * 100 // self.total)

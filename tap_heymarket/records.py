@@ -32,6 +32,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import Stream
 
 from tap_heymarket.conformance import Conformer
+from tap_heymarket.run_log import StreamTally
 from tap_heymarket.settings import Settings
 from tap_heymarket.writer import BufferedMsgSpecWriter
 
@@ -49,6 +50,8 @@ class ConformedRecordMessages(Stream):
     checked_fields: t.ClassVar[tuple[str, ...]] = ()
     #: The tap's settings (set by `HeymarketStream`, client.py).
     settings: Settings
+    #: What the stream did in the run (set by `HeymarketStream`; run_log.py).
+    tally: StreamTally
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -92,6 +95,7 @@ class ConformedRecordMessages(Stream):
         conformer = self._conformer if self.answer_is_clean is not None else None
         if conformer is None:
             conformer = self.conformer()
+        self.tally.record()
         record = conformer.conform(record, clean=bool(self.answer_is_clean))
         if not conformer.all_selected:
             pop_deselected_record_properties(record, self.schema, self.mask)

@@ -21,6 +21,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 from tap_heymarket import sweep as proof
 from tap_heymarket.client import SCHEMAS, HeymarketStream
 from tap_heymarket.cursor_stream import UpdatedCursorStream
+from tap_heymarket.run_log import plural
 from tap_heymarket.state_keys import LAST_SWEEP_KEY, SWEEP_KEY
 from tap_heymarket.sweep import SweepProgress, SweepRound
 from tap_heymarket.walk_state import PageRequest, WalkMemory
@@ -239,13 +240,12 @@ class SweptStream(UpdatedCursorStream):
             # Private SDK method: one ACTIVATE_VERSION per stream map (alias) of the stream.
             self._write_activate_version_message(sweep.version)
             self.logger.info(
-                "%s: delete sweep complete: %d records in %d requests, %d catch-up "
-                "round(s); ACTIVATE_VERSION %d sent: the target marks the rows this sweep "
-                "did not emit as deleted",
+                "%s: delete sweep complete: %s in %s, %s; ACTIVATE_VERSION %d sent: the "
+                "target marks the rows this sweep did not emit as deleted",
                 self.name,
-                sweep.records,
-                sweep.requests,
-                sweep.round,
+                plural(sweep.records, "record"),
+                plural(sweep.requests, "request"),
+                plural(sweep.round, "catch-up round"),
                 sweep.version,
             )
             sweeps = self.heymarket_tap.streams.get(SWEEPS_STREAM)

@@ -30,8 +30,10 @@ import collections
 import datetime as dt
 import json
 import re
+import socket
 import subprocess
 import sys
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -552,6 +554,12 @@ def test_nul_characters_load(
 # --------------------------------------------------------------------------- meltano config test
 
 
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _config_test(sb: Sandbox, tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:
     env_file = tmp_path / "empty.env"
     env_file.write_text("")
@@ -587,6 +595,19 @@ def test_meltano_config_test(meltano_plugins: None, tmp_path: Path) -> None:
         assert "Plugin configuration is invalid" in out, out[-3000:]
         assert "401" in out and "check api_secret_id/api_secret_key" in out, out[-3000:]
         assert "not-the-key" not in out, "the secret was echoed"
+
+        # A wrong api_url answers within seconds, naming the host and the setting.
+        for url, host in (
+            ("https://api.heymarket.invalid", "api.heymarket.invalid does not resolve"),
+            (f"http://127.0.0.1:{_closed_port()}", "refused the connection"),
+        ):
+            started = time.monotonic()
+            unreachable = _config_test(sb, tmp_path, TAP_HEYMARKET_API_URL=url)
+            took = time.monotonic() - started
+            out = unreachable.stdout + unreachable.stderr
+            assert unreachable.returncode != 0, out[-3000:]
+            assert f"{host} (api_url {url}); check the api_url setting" in out, out[-3000:]
+            assert took < 30, f"meltano config test took {took:.0f} s for {url}"
 
         # A malformed start_date reaches the tap as written, and the tap names it.
         for written in ("2024-13-01", "01/02/2024", "yesterday"):

@@ -60,6 +60,7 @@ TAP_LAYERS: list[tuple[str, set[str]]] = [
             "metrics",
             "progress",
             "pacing",
+            "run_log",
             "schemas",
             "settings",
             "state_keys",

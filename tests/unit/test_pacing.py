@@ -101,4 +101,5 @@ def test_the_summary_names_the_cost_and_the_setting(clock: Clock) -> None:
     assert f"{pacer.throttled_wait:.0f} s spent waiting" in summary
     assert f"settled at about {pacer.pace} requests a minute" in summary
     assert "(max_requests_per_minute is 480)" in summary
-    assert f"set max_requests_per_minute to {pacer.pace} or lower" in summary
+    assert pacer.suggested_pace < pacer.pace
+    assert f"set max_requests_per_minute to {pacer.suggested_pace} or lower" in summary
