@@ -35,7 +35,7 @@ from tap_heymarket.fitting import API_EXTRA_FIELDS, EXTRA_FIELDS
 from tap_heymarket.metrics import log_counter
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.records import ConformedRecordMessages
-from tap_heymarket.run_log import StreamTally, drops_sdk_line
+from tap_heymarket.run_log import StreamTally, drops_sdk_line, plural
 from tap_heymarket.settings import InvalidConfigError, Settings
 from tap_heymarket.state import InvalidStateError
 from tap_heymarket.walk_state import Page, PageRequest
@@ -319,7 +319,7 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
         attempts: int,
     ) -> HeymarketFatalError:
         return HeymarketFatalError(
-            f"{describe_request(prepared_request)} failed {attempts} times; giving up. "
+            f"{describe_request(prepared_request)} failed {plural(attempts, 'time')}; giving up. "
             f"Last failure: {self._failure_summary(exc)}"
         )
 

@@ -188,6 +188,7 @@ NOT_RUNNABLE = {
     "pipx install tap-heymarket": "docs/pypi.md, the index page: it works once the package is "
     "on an index; tests/e2e/test_distribution.py installs the wheel that page describes into "
     "an empty venv",
+    ".venv/bin/python scripts/bench_shared_quota.py": _BENCH,
     'make bench BENCH_ARGS="--with-1m"': _BENCH,
     'make bench BENCH_ARGS="--rate-limited"': _BENCH,
     ".venv/bin/python scripts/bench.py --sizes 10000,100000 --repeat 2 --no-meltano --json "
