@@ -116,6 +116,13 @@ SWITCHES: dict[str, Switch] = {
         ),
         Switch("messages", "int", 0, "messages in POST /v1/messages/all", minimum=0),
         Switch(
+            "threads",
+            "bool",
+            False,
+            "messages in threads: a pool of phones, broadcasts answered within and after 72 h, "
+            "opt-out keywords (data/threads.py)",
+        ),
+        Switch(
             "messages_cursor_field",
             "choice",
             "created_at",
@@ -329,7 +336,7 @@ RESOURCE_SWITCHES: dict[str, frozenset[str]] = {
     "inboxes": frozenset({"seed", "precision", "members", "inboxes", "empty_inbox"}),
     "templates": frozenset({"seed", "precision", "members", "templates", "template_tie"}),
     "surveys": frozenset({"seed", "precision", "surveys"}),
-    "messages": frozenset({"seed", "precision", "messages"}),
+    "messages": frozenset({"seed", "precision", "messages", "threads"}),
     # Built last: from the team and the inboxes.
     "conversations": frozenset(
         {"seed", "precision", "members", "inboxes", "empty_inbox", "conversations"}

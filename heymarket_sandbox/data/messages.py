@@ -28,6 +28,7 @@ from typing import Any
 
 from ..timefmt import SPAN_US, START_US, US, fmt
 from .common import stream
+from .threads import Threads, weave
 
 #: Outbound statuses, then the inbound ones; a status change moves along its cycle.
 STATUSES = ("queued", "sent", "delivered", "read", "failed", "undelivered", "received", "seen")
@@ -84,8 +85,12 @@ class MessageStore:
         team_id: int,
         members: list[dict[str, Any]],
         inboxes: list[dict[str, Any]],
+        threads: bool = False,
     ) -> None:
         self.seed = seed
+        #: With the `threads` switch: phones, inboxes and replies (threads.py).
+        self.threads: Threads | None = None
+        self._weave = threads
         self.team_id = team_id
         self.member_ids = [m["id"] for m in members]
         self.member_names = {m["id"]: m["name"] for m in members}
@@ -150,6 +155,19 @@ class MessageStore:
                     upd[i] = t + 300_000 + int(rnd() * 60 * US)
                 status[i] = r.choice((2, 2, 2, 3, 4, 5))
             pos += size
+        if self._weave:
+            self.threads = weave(
+                Random(f"heymarket-threads-{self.seed}"),
+                date=date,
+                upd=upd,
+                inbound=inbound,
+                bcast=bcast,
+                status=status,
+                broadcasts=self.broadcasts,
+                inboxes=len(self.inboxes),
+                keep=n // 2,
+                latest=START_US + SPAN_US,
+            )
         if n >= 2:
             # The most recently updated message is an older one: a late status change.
             late = n // 2
@@ -182,6 +200,11 @@ class MessageStore:
             user = self.member_ids[bid % len(self.member_ids)] if self.member_ids else None
         else:
             text = rr.choice(TEXTS)
+        if self.threads is not None:
+            target = self.threads.phone(idx)
+            if self.inboxes:
+                inbox = self.inboxes[self.threads.inboxes[idx]]
+            text = self.threads.texts.get(idx, text)
         state = self.status[idx]
         failed = state in (4, 5)
         # A string, as the docs type it: the URL, or "" (shapes=media_list: a list of URLs).

@@ -71,6 +71,7 @@ class World:
                 team_id=self.team_id,
                 members=self.core_members,
                 inboxes=self.core_inboxes,
+                threads=cfg["threads"],
             )
         elif name == "conversations":
             self.conversations = conversations.ConversationStore(
