@@ -168,6 +168,10 @@ RUN_BY = {
     "TAP_HEYMARKET_DETECT_DELETES=true .venv/bin/meltano run tap-heymarket target-duckdb": (
         "tests/e2e/test_deletes_warehouses.py::test_duckdb_documented_query_names_exactly_the_deleted_rows"
     ),
+    # docs/analytics.md: the load and the dbt build, against the test's own sandbox and file.
+    ".venv/bin/meltano --environment=sandbox run tap-heymarket target-duckdb dbt-duckdb:build": (
+        "tests/e2e/test_analytics.py::test_dbt_build_passes_every_model_and_test"
+    ),
     # docs/pypi.md (the index page): the installed wheel's own command.
     "tap-heymarket --about": (
         "tests/e2e/test_distribution.py::test_the_installed_wheel_runs_in_an_empty_venv"

@@ -1,0 +1,250 @@
+"""The dbt package (transform/) through Meltano, compared with figures computed in Python
+straight from the sandbox's messages.
+
+`meltano --environment=sandbox run tap-heymarket target-duckdb dbt-duckdb:build` against a
+sandbox whose messages are threaded (`threads`: conversations with both directions,
+broadcasts answered within and after 72 hours, opt-out keywords in several spellings), into
+a private DuckDB file. `dbt build` runs every model, its data tests and its unit tests (reply
+pairing, the 72-hour window, keyword parsing, first responses). Then each mart named below
+is read back and compared, row by row, with the same definition applied in Python to the
+messages the sandbox serves (`MessageStore.message`), never to the tap's output:
+
+* heymarket__broadcasts: messages, recipients, delivered, failed, responded, opted out;
+* heymarket__conversation_metrics: the conversations with messages, and for each its first
+  inbound message, first response and the minutes between;
+* heymarket__opt_outs: each keyword reply and the broadcast it is attributed to;
+* heymarket__message_enhanced: one row per message, directions as `type` says.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from heymarket_dev.meltano import DUCKDB_PYTHON, MELTANO, ROOT, clean_env, tail
+from heymarket_sandbox import Sandbox
+from tests.support.warehouse_truth import WH_QUERY
+
+SWITCHES = {"contacts": 300, "seed": 17, "messages": 2000, "conversations": 60, "threads": True}
+WINDOW = timedelta(hours=72)
+DELIVERED, FAILED = {"delivered", "read"}, {"failed", "undelivered"}
+OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+MARTS = "heymarket_analytics"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def real(value: Any) -> int | None:
+    return None if value in (None, 0, "", "0") else int(value)
+
+
+# --------------------------------------------------------------------------- Python figures
+
+
+def broadcast_figures(messages: list[dict]) -> dict[int, dict[str, int]]:
+    inbound = [m for m in messages if m["type"] == "inbound"]
+    figures: dict[int, dict[str, int]] = {}
+    sent: dict[int, list[dict]] = defaultdict(list)
+    for m in messages:
+        if real(m["broadcast_id"]) and m["type"] == "outbound":
+            sent[int(m["broadcast_id"])].append(m)
+    for bid, group in sent.items():
+        recipients: dict[tuple, list[dict]] = defaultdict(list)
+        for m in group:
+            recipients[(m["target"], real(m["conversation"]["inbox"]))].append(m)
+        responded = opted_out = 0
+        for (phone, inbox), mine in recipients.items():
+            start = min(at(m["date"]) for m in mine)
+            answers = [
+                m
+                for m in inbound
+                if m["target"] == phone
+                and real(m["conversation"]["inbox"]) == inbox
+                and start <= at(m["date"]) <= start + WINDOW
+            ]
+            responded += bool(answers)
+            opted_out += any(m["text"].strip().upper() in OPT_OUT for m in answers)
+        figures[bid] = {
+            "messages": len(group),
+            "recipients": len(recipients),
+            "delivered": sum(m["status"] in DELIVERED for m in group),
+            "failed": sum(m["status"] in FAILED for m in group),
+            "responded": responded,
+            "opted_out": opted_out,
+        }
+    return figures
+
+
+def first_responses(messages: list[dict]) -> dict[int, tuple[datetime | None, float | None]]:
+    """conversation -> (first inbound, minutes to the first response) for every conversation
+    with messages (None, None when it has no inbound message)."""
+    by_conversation: dict[int, list[dict]] = defaultdict(list)
+    for m in messages:
+        cid = real(m["conversation"]["id"])
+        if cid is not None:
+            by_conversation[cid].append(m)
+    out: dict[int, tuple[datetime | None, float | None]] = {}
+    for cid, group in by_conversation.items():
+        inbound = [at(m["date"]) for m in group if m["type"] == "inbound"]
+        if not inbound:
+            out[cid] = (None, None)
+            continue
+        first = min(inbound)
+        replies = [
+            at(m["date"])
+            for m in group
+            if m["type"] == "outbound" and not real(m["broadcast_id"]) and at(m["date"]) >= first
+        ]
+        out[cid] = (first, (min(replies) - first).total_seconds() / 60 if replies else None)
+    return out
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def query(database: Path, *sql: str) -> list[list[list]]:
+    proc = subprocess.run(
+        [str(DUCKDB_PYTHON), str(WH_QUERY), "duckdb", str(database)],
+        input=json.dumps([{"sql": q, "params": []} for q in sql]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def built(meltano_plugins: None, tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    tmp = tmp_path_factory.mktemp("analytics")
+    database = tmp / "analytics.duckdb"
+    log = tmp / "meltano.log"
+    (tmp / "empty.env").write_text("")
+    with Sandbox(**SWITCHES) as sb:
+        assert sb.server is not None
+        store = sb.server.state.world.messages
+        messages = [store.message(i) for i in range(len(store))]
+        env = clean_env(
+            {
+                "HEYMARKET_SANDBOX_URL": sb.url,
+                "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
+                "TARGET_DUCKDB_FILEPATH": str(database),
+                "DBT_DUCKDB_PATH": str(database),
+            }
+        )
+        cmd = [str(MELTANO), "--env-file", str(tmp / "empty.env"), "--environment=sandbox", "run"]
+        started = time.monotonic()
+        with log.open("wb") as out:
+            proc = subprocess.run(
+                [*cmd, "tap-heymarket", "target-duckdb", "dbt-duckdb:build"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=900,
+                check=False,
+            )
+        took = time.monotonic() - started
+    assert proc.returncode == 0, tail(log, 80)
+    text = log.read_text(errors="replace")
+    assert "PASS=" in text and " ERROR=0 " in text, tail(log, 40)
+    print(f"meltano run tap-heymarket target-duckdb dbt-duckdb:build: {took:.0f} s")
+    return database, messages, text
+
+
+def test_dbt_build_passes_every_model_and_test(built: tuple) -> None:
+    _, _, text = built
+    done = [line for line in text.splitlines() if "Done. PASS=" in line][-1]
+    passed = int(done.split("PASS=")[1].split()[0])
+    assert "WARN=0 ERROR=0 SKIP=0" in done, done
+    assert passed >= 50, done
+
+
+def test_broadcasts_equal_the_python_figures(built: tuple) -> None:
+    database, messages, _ = built
+    want = broadcast_figures(messages)
+    (rows,) = query(
+        database,
+        "SELECT broadcast_id, messages, recipients, delivered, failed, responded, opted_out "
+        f"FROM {MARTS}.heymarket__broadcasts",
+    )
+    names = ("messages", "recipients", "delivered", "failed", "responded", "opted_out")
+    got = {int(r[0]): dict(zip(names, r[1:], strict=True)) for r in rows}
+    assert got == want
+    assert sum(f["responded"] for f in want.values()) > 20
+    assert sum(f["opted_out"] for f in want.values()) > 5
+    print(f"broadcasts: {len(want)}, {sum(f['messages'] for f in want.values())} messages")
+
+
+def test_conversation_metrics_equal_the_python_figures(built: tuple) -> None:
+    database, messages, _ = built
+    want = first_responses(messages)
+    (rows,) = query(
+        database,
+        "SELECT conversation_id, CAST(first_inbound_at AS VARCHAR), first_response_minutes "
+        f"FROM {MARTS}.heymarket__conversation_metrics",
+    )
+    got = {int(r[0]): (r[1], r[2]) for r in rows}
+    assert set(got) == set(want)
+    answered = 0
+    for cid, (first, minutes) in want.items():
+        loaded_first, loaded_minutes = got[cid]
+        assert (loaded_first is None) == (first is None), cid
+        if first is not None:
+            assert datetime.fromisoformat(loaded_first) == first, cid
+        if minutes is None:
+            assert loaded_minutes is None, cid
+        else:
+            answered += 1
+            assert loaded_minutes == pytest.approx(minutes, abs=1e-6), cid
+    assert answered > 50
+    print(f"conversations: {len(want)}, answered: {answered}")
+
+
+def test_opt_outs_are_attributed_as_in_python(built: tuple) -> None:
+    database, messages, _ = built
+    sends = [
+        (m["target"], real(m["conversation"]["inbox"]), at(m["date"]), int(m["broadcast_id"]))
+        for m in messages
+        if real(m["broadcast_id"]) and m["type"] == "outbound"
+    ]
+    want = {}
+    for m in messages:
+        if m["type"] == "inbound" and m["text"].strip().upper() in OPT_OUT:
+            when, inbox = at(m["date"]), real(m["conversation"]["inbox"])
+            before = [
+                (t, b)
+                for phone, box, t, b in sends
+                if phone == m["target"] and box == inbox and t <= when <= t + WINDOW
+            ]
+            want[m["id"]] = max(before)[1] if before else None
+    (rows,) = query(
+        database,
+        f"SELECT opt_out_message_id, attributed_broadcast_id FROM {MARTS}.heymarket__opt_outs",
+    )
+    got = {int(r[0]): (int(r[1]) if r[1] is not None else None) for r in rows}
+    assert got == want
+    assert any(got.values()) and None in got.values()
+
+
+def test_message_enhanced_has_every_message_with_its_direction(built: tuple) -> None:
+    database, messages, _ = built
+    (rows,) = query(
+        database,
+        f"SELECT direction, count(*) FROM {MARTS}.heymarket__message_enhanced GROUP BY 1",
+    )
+    want: dict[str | None, int] = defaultdict(int)
+    for m in messages:
+        want[m["type"] if m["type"] in ("inbound", "outbound") else None] += 1
+    assert {r[0]: r[1] for r in rows} == dict(want)
