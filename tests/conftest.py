@@ -136,7 +136,7 @@ def meltano_plugins(
 #: writes each plugin's config, catalog and state to fixed names under `.meltano/run/<plugin>/`
 #: (`meltano run` and `schedule run` too), so two such runs at once would read each other's
 #: files. One xdist group: they run one after another on one worker, as in a serial run.
-MELTANO_PROJECT_MODULES = ("test_warehouses.py", "test_deletes_warehouses.py")
+MELTANO_PROJECT_MODULES = ("test_warehouses.py", "test_deletes_warehouses.py", "test_analytics.py")
 
 #: The longest work first: `make test` passes `--no-loadscope-reorder`, so xdist hands out its
 #: units (a group, or one ungrouped test) in the workers' collection order, and a long unit

@@ -10,12 +10,12 @@
 {% macro duckdb__heymarket_json_text(column, key) %}json_extract_string({{ column }}, '$.{{ key }}'){% endmacro %}
 {% macro postgres__heymarket_json_text(column, key) %}(({{ column }})::jsonb ->> '{{ key }}'){% endmacro %}
 
-{# A JSON value as text: a string as it is, anything else as its JSON. #}
+{# A JSON value as text: a string as it is, JSON null as null, anything else as its JSON. #}
 {% macro heymarket_json_as_text(column) %}
   {{ return(adapter.dispatch('heymarket_json_as_text', 'heymarket')(column)) }}
 {% endmacro %}
-{% macro duckdb__heymarket_json_as_text(column) %}case when json_type({{ column }}) = 'VARCHAR' then json_extract_string({{ column }}, '$') else cast({{ column }} as varchar) end{% endmacro %}
-{% macro postgres__heymarket_json_as_text(column) %}case when jsonb_typeof(({{ column }})::jsonb) = 'string' then ({{ column }})::jsonb #>> '{}' else cast({{ column }} as varchar) end{% endmacro %}
+{% macro duckdb__heymarket_json_as_text(column) %}case json_type({{ column }}) when 'NULL' then null when 'VARCHAR' then json_extract_string({{ column }}, '$') else cast({{ column }} as varchar) end{% endmacro %}
+{% macro postgres__heymarket_json_as_text(column) %}case jsonb_typeof(({{ column }})::jsonb) when 'null' then null when 'string' then ({{ column }})::jsonb #>> '{}' else cast({{ column }} as varchar) end{% endmacro %}
 
 {#
   An id the API set, or null: an unset reference may arrive as null, 0 or "" (a zero value).
@@ -26,8 +26,9 @@
 {% macro heymarket_minutes_between(start, stop) %}
   {{ return(adapter.dispatch('heymarket_minutes_between', 'heymarket')(start, stop)) }}
 {% endmacro %}
-{% macro duckdb__heymarket_minutes_between(start, stop) %}(epoch({{ stop }}) - epoch({{ start }})) / 60.0{% endmacro %}
-{% macro postgres__heymarket_minutes_between(start, stop) %}(extract(epoch from ({{ stop }}) - ({{ start }})) / 60.0){% endmacro %}
+{# Decimal minutes as double precision on both, so that both warehouses give equal values. #}
+{% macro duckdb__heymarket_minutes_between(start, stop) %}cast((epoch({{ stop }}) - epoch({{ start }})) / 60.0 as double precision){% endmacro %}
+{% macro postgres__heymarket_minutes_between(start, stop) %}cast(extract(epoch from ({{ stop }}) - ({{ start }})) / 60.0 as double precision){% endmacro %}
 
 {# `timestamp` plus a number of hours. #}
 {% macro heymarket_add_hours(timestamp, hours) %}
@@ -52,10 +53,25 @@
   from {{ relation }} as r
   where json_type(r.{{ column }}) = 'ARRAY'
 {% endmacro %}
+{#
+  target-postgres (MeltanoLabs) stores a JSON array column as jsonb[], other loaders as jsonb:
+  the column's type, read at compile time, says which to unnest.
+#}
 {% macro postgres__heymarket_json_elements(relation, column, columns) %}
+  {%- set found = namespace(kind='jsonb') -%}
+  {%- if execute -%}
+    {%- for c in adapter.get_columns_in_relation(relation) if c.name == column -%}
+      {%- if c.dtype | lower in ('array', '_jsonb', 'jsonb[]') -%}{%- set found.kind = 'array' -%}{%- endif -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {%- set kind = found.kind -%}
   select {{ columns | join(', ') }}, e.value as element
   from {{ relation }} as r
+  {%- if kind == 'array' %}
+  cross join lateral unnest(r.{{ column }}) as e(value)
+  {%- else %}
   cross join lateral jsonb_array_elements(case when jsonb_typeof((r.{{ column }})::jsonb) = 'array' then (r.{{ column }})::jsonb else '[]'::jsonb end) as e(value)
+  {%- endif %}
 {% endmacro %}
 
 {# A keyword reply: the text, trimmed and upper-cased, is one of `keywords`. #}
@@ -63,3 +79,6 @@
 
 {# `a in (...)` for a list var of strings. #}
 {% macro heymarket_in_list(expression, values) %}({{ expression }} in ({% for v in values %}'{{ v }}'{% if not loop.last %}, {% endif %}{% endfor %})){% endmacro %}
+
+{# `numerator / denominator` as double precision on both warehouses; null for a zero denominator. #}
+{% macro heymarket_ratio(numerator, denominator) %}(cast({{ numerator }} as double precision) / nullif({{ denominator }}, 0)){% endmacro %}

@@ -34,9 +34,9 @@ select
     m.failed,
     r.responded,
     r.opted_out,
-    m.delivered * 1.0 / m.messages as delivered_rate,
-    m.failed * 1.0 / m.messages as failed_rate,
-    r.responded * 1.0 / r.recipients as responded_rate,
-    r.opted_out * 1.0 / r.recipients as opted_out_rate
+    {{ heymarket_ratio('m.delivered', 'm.messages') }} as delivered_rate,
+    {{ heymarket_ratio('m.failed', 'm.messages') }} as failed_rate,
+    {{ heymarket_ratio('r.responded', 'r.recipients') }} as responded_rate,
+    {{ heymarket_ratio('r.opted_out', 'r.recipients') }} as opted_out_rate
 from messages as m
 inner join recipients as r on r.broadcast_id = m.broadcast_id

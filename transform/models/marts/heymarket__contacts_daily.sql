@@ -13,10 +13,12 @@ with days as (
 select
     day,
     new_contacts,
-    sum(new_contacts) over (order by day rows between unbounded preceding and current row)
-        as cumulative_contacts,
-    sum(new_opted_out) over (order by day rows between unbounded preceding and current row)
-        * 1.0
-        / sum(new_contacts) over (order by day rows between unbounded preceding and current row)
-        as opted_out_share
+    cast(
+        sum(new_contacts) over (order by day rows between unbounded preceding and current row)
+        as bigint
+    ) as cumulative_contacts,
+    {{ heymarket_ratio(
+        'sum(new_opted_out) over (order by day rows between unbounded preceding and current row)',
+        'sum(new_contacts) over (order by day rows between unbounded preceding and current row)'
+    ) }} as opted_out_share
 from days

@@ -17,7 +17,7 @@ select
     o.error,
     count(*) as failures,
     max(t.outbound_messages) as outbound_messages,
-    count(*) * 1.0 / max(t.outbound_messages) as failure_rate
+    {{ heymarket_ratio('count(*)', 'max(t.outbound_messages)') }} as failure_rate
 from outbound as o
 inner join totals as t
     on t.day = cast(date_trunc('day', o.sent_at) as date)

@@ -1,4 +1,4 @@
--- One row per message, typed and named for analysis. Direction comes from `type` only (a
+-- One row per message, typed and named for analysis (an empty text is null). Direction comes from `type` only (a
 -- note is neither), never from whether `user` is set; ids the API left unset (null, 0, "")
 -- are null; delivered and failed follow the carrier status sets of dbt_project.yml's vars.
 select
@@ -20,8 +20,11 @@ select
     nullif(target, '') as contact_phone,
     nullif(phone, '') as inbox_phone,
     channel,
-    text,
-    {{ heymarket_is_keyword('text', var('heymarket_opt_out_keywords')) }} as is_opt_out_keyword,
-    {{ heymarket_is_keyword('text', var('heymarket_opt_in_keywords')) }} as is_opt_in_keyword,
+    -- target-duckdb loads "" as NULL (its CSV load), target-postgres keeps it: one form here.
+    nullif(text, '') as text,
+    coalesce({{ heymarket_is_keyword('text', var('heymarket_opt_out_keywords')) }}, false)
+        as is_opt_out_keyword,
+    coalesce({{ heymarket_is_keyword('text', var('heymarket_opt_in_keywords')) }}, false)
+        as is_opt_in_keyword,
     {{ heymarket_json_as_text('raw_error') }} as error
 from {{ source('heymarket', 'messages') }}
