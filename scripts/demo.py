@@ -10,6 +10,9 @@
    key, so they add no duplicate rows.
 4. Print, per table, the DuckDB row count beside the sandbox's truth, distinct ids and OK or
    MISMATCH. The sandbox is always stopped, even on failure. Exit status 1 on any mismatch.
+5. `meltano --environment=sandbox run dbt-duckdb:build` (the dbt package in transform/, on the
+   same file; the sandbox's messages are threaded for it), then a few lines of its marts:
+   the slowest inboxes to answer and the last broadcasts. A failed build is a failed demo.
 
 Meltano's own output goes to output/logs/demo-<time>.log. Run with .venv/bin/python.
 """
@@ -28,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from heymarket_dev.meltano import (  # noqa: E402
+    DUCKDB_PYTHON,
     DUCKDB_SCHEMA,
     MELTANO,
     SANDBOX_DUCKDB,
@@ -75,6 +79,52 @@ def saved_state(state_id: str, env: dict[str, str], env_file: Path) -> str | Non
         return None
     # `meltano state get` prints {} for an unknown (or cleared) state id.
     return text if state.get("singer_state", {}).get("bookmarks") else None
+
+
+#: A few lines of the dbt package's marts (transform/, docs/analytics.md).
+MART_QUERIES = {
+    "the three slowest inboxes to answer (median first response, minutes)": (
+        "SELECT coalesce(i.inbox_name, CAST(m.inbox_id AS VARCHAR)), count(*), "
+        "round(median(m.first_response_minutes), 1) "
+        "FROM heymarket_analytics.heymarket__conversation_metrics m "
+        "LEFT JOIN heymarket_analytics.stg_heymarket__inboxes i ON i.inbox_id = m.inbox_id "
+        "WHERE m.first_response_minutes IS NOT NULL GROUP BY 1 ORDER BY 3 DESC LIMIT 3"
+    ),
+    "the last three broadcasts (sent, recipients, delivered, failed, responded, opted out)": (
+        "SELECT CAST(first_sent_at AS DATE), recipients, delivered, failed, responded, opted_out "
+        "FROM heymarket_analytics.heymarket__broadcasts ORDER BY first_sent_at DESC LIMIT 3"
+    ),
+}
+
+
+def show_marts(env: dict[str, str], env_file: Path, log: Path) -> bool:
+    """`meltano --environment=sandbox run dbt-duckdb:build`, then a few lines of the marts."""
+    cmd = meltano_cmd("--environment=sandbox", "run", "dbt-duckdb:build", env_file=env_file)
+    t0 = time.monotonic()
+    with log.open("ab") as out:
+        proc = subprocess.run(
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+        )
+    if proc.returncode != 0:
+        print(tail(log), file=sys.stderr)
+        print(f"dbt build FAILED (exit {proc.returncode}); full log: {rel(log)}", file=sys.stderr)
+        return False
+    print(f"\n== dbt build (transform/, docs/analytics.md): {time.monotonic() - t0:.1f}s")
+    query = subprocess.run(
+        [str(DUCKDB_PYTHON), str(ROOT / "scripts" / "wh_query.py"), "duckdb", str(DUCKDB_FILE)],
+        input=json.dumps([{"sql": q, "params": []} for q in MART_QUERIES.values()]),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if query.returncode != 0:
+        print(query.stderr[-2000:], file=sys.stderr)
+        return False
+    for title, rows in zip(MART_QUERIES, json.loads(query.stdout), strict=True):
+        print(f"{title}:")
+        for row in rows:
+            print("  " + "  ".join(str(v) for v in row))
+    return True
 
 
 def main() -> int:
@@ -136,6 +186,8 @@ def main() -> int:
         conversations=DEMO_CONVERSATIONS,
         # The API's types are guesses: the tap must load every plausible one.
         shapes=args.shapes,
+        # Conversations, broadcast replies and opt-outs, for the dbt marts shown at the end.
+        threads=True,
     )
     with sandbox as sb:
         print(f"sandbox at {sb.url}; running meltano (log: {rel(log)}) ...", flush=True)
@@ -208,6 +260,7 @@ def main() -> int:
         shown = state_after if len(state_after) <= 300 else state_after[:297] + "..."
         print(f"saved state: {shown}")
     print("(written = rows inserted or updated by this run, from _sdc_batched_at)")
+    all_ok &= show_marts(env, env_file, log)
     print(f"RESULT: {status(all_ok)}")
     return 0 if all_ok else 1
 
