@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from heymarket_dev.doc_commands import section_blocks
 from heymarket_dev.meltano import (
     DUCKDB_PYTHON,
     MELTANO,
@@ -369,3 +370,25 @@ def test_duckdb_and_postgres_marts_are_equal(
     assert len(duck) == len(pg) and duck, (mart, len(duck), len(pg))
     differ = [(d, p) for d, p in zip(duck, pg, strict=True) if not same(d, p)]
     assert not differ, (mart, len(differ), differ[:2])
+
+
+def readme_queries() -> list[str]:
+    """The statements of the README's "Analytics" SQL block, as written."""
+    (block,) = [b for b in section_blocks(ROOT / "README.md", "Analytics") if b.language == "sql"]
+    lines = [line for line in block.text.splitlines() if not line.startswith("--")]
+    return [q.strip() for q in "\n".join(lines).split(";") if q.strip()]
+
+
+def test_the_readme_queries_answer_on_both_warehouses(
+    duckdb_built: Built, postgres_built: Built
+) -> None:
+    """Each query of the README's Analytics section, as written, on both warehouses: rows,
+    and the same rows (the marts schema is the README's on DuckDB; on Postgres this test's)."""
+    queries = readme_queries()
+    assert len(queries) == 4
+    for sql in queries:
+        assert "heymarket_analytics." in sql
+        duck = normalised(duckdb_built.rows(sql))
+        pg = normalised(postgres_built.rows(sql.replace("heymarket_analytics.", "{marts}.")))
+        assert duck, sql
+        assert len(duck) == len(pg) and all(same(d, p) for d, p in zip(duck, pg, strict=True)), sql

@@ -1,0 +1,4 @@
+select
+    cast(id as varchar) as field_id,
+    title as field_title
+from {{ source('heymarket', 'contact_fields') }}
