@@ -30,6 +30,11 @@ def _tap_output(*args: str) -> str:
     ).stdout
 
 
+def tap_about() -> dict:
+    """`tap-heymarket --about --format=json`, as a new user would run it."""
+    return json.loads(_tap_output("--about", "--format=json"))
+
+
 def discovered_catalog() -> dict:
     """Run discovery in a subprocess, exactly as Meltano does, and select every stream that
     is selected by default (`contact_status` costs one request per contact: opt in)."""
@@ -89,7 +94,7 @@ def plugin_definition(about: dict | None = None) -> dict:
     `settings_group_validation`; a `select` that leaves out the costly streams."""
     from tap_heymarket.settings import AUTH_METHODS  # the dev helpers may import the tap
 
-    about = about or json.loads(_tap_output("--about", "--format=json"))
+    about = about or tap_about()
     settings = []
     for name, spec in about["settings"]["properties"].items():
         setting: dict = {"name": name, "kind": _kind(spec), "label": spec.get("title", name)}

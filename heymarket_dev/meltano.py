@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -122,12 +123,20 @@ def meltano_run(
     cmd = meltano_cmd(
         "--environment=sandbox", "run", *opts, "tap-heymarket", loader, env_file=env_file
     )
+    return run_logged(cmd, cwd=ROOT, env=env, log=log, timeout=timeout)
+
+
+def run_logged(
+    cmd: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, timeout: float = 900
+) -> subprocess.CompletedProcess:
+    """`cmd` in `cwd`, its output (stdout and stderr) appended to `log` after a `$ cmd`
+    line; no input, never raises on a non-zero exit (the caller reads `returncode`)."""
     with log.open("ab") as out:
-        out.write(f"\n$ {' '.join(cmd)}\n".encode())
+        out.write(f"\n$ (in {cwd}) {shlex.join(cmd)}\n".encode())
         out.flush()
         return subprocess.run(
-            cmd,
-            cwd=ROOT,
+            list(cmd),
+            cwd=cwd,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -41,6 +41,7 @@ from heymarket_dev.meltano import (  # noqa: E402
     meltano_cmd,
     meltano_install,
     meltano_run,
+    run_logged,
     sandbox_state_id,
     tail,
     truth_counts,
@@ -101,10 +102,7 @@ def show_marts(env: dict[str, str], env_file: Path, log: Path) -> bool:
     """`meltano --environment=sandbox run dbt-duckdb:build`, then a few lines of the marts."""
     cmd = meltano_cmd("--environment=sandbox", "run", "dbt-duckdb:build", env_file=env_file)
     t0 = time.monotonic()
-    with log.open("ab") as out:
-        proc = subprocess.run(
-            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
-        )
+    proc = run_logged(cmd, cwd=ROOT, env=env, log=log)
     if proc.returncode != 0:
         print(tail(log), file=sys.stderr)
         print(f"dbt build FAILED (exit {proc.returncode}); full log: {rel(log)}", file=sys.stderr)

@@ -3,7 +3,8 @@ tap's own, and counts in words a user knows.
 
 * `StreamTally`: what one stream did in the run (records, answers, requests, seconds), for
   the line `HeymarketStream.log_sync_costs` (client.py) writes once every stream has synced:
-  `contacts: 300 records from 3 answers (3 requests) in 0.1 s`.
+  `contacts: 300 records from 3 answers (3 requests) in 0.1 s` (the seconds from its first
+  request to its last answer; a stream built from the contacts read has no time of its own).
 * `drops_sdk_line`: the SDK lines a stream does not log. "Pagination stopped after 1 pages
   because no records were found in the last response" follows every walk, whose own line
   (pagination.py) already counts its requests, differently; "An unhandled error occurred
@@ -14,6 +15,7 @@ tap's own, and counts in words a user knows.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 #: The SDK's message formats that a stream drops (singer_sdk/streams/rest.py and core.py).
@@ -46,7 +48,7 @@ class StreamTally:
     requests: int = 0
     first: float | None = None
     last: float | None = None
-    clock: object = field(default=time.monotonic, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def request(self) -> None:
         """An attempt at a request (a retry is another)."""
@@ -59,11 +61,12 @@ class StreamTally:
         self._seen()
 
     def record(self) -> None:
+        """A record emitted: counted only (this is the RECORD hot path; the time comes from
+        the requests and answers)."""
         self.records += 1
-        self._seen()
 
     def _seen(self) -> None:
-        now = self.clock()  # type: ignore[operator]
+        now = self.clock()
         if self.first is None:
             self.first = now
         self.last = now
@@ -73,10 +76,11 @@ class StreamTally:
         did nothing in the run (not selected)."""
         if not (self.records or self.requests):
             return None
+        if not self.requests:
+            built = "built from the contacts read (no request of its own)"
+            return f"{name}: {plural(self.records, 'record')} {built}"
         seconds = (self.last or 0.0) - (self.first or 0.0)
-        source = (
-            f" from {plural(self.answers, 'answer')} ({plural(self.requests, 'request')})"
-            if self.requests
-            else " built from the contacts read (no request of its own)"
+        return (
+            f"{name}: {plural(self.records, 'record')} from {plural(self.answers, 'answer')} "
+            f"({plural(self.requests, 'request')}) in {seconds:.1f} s"
         )
-        return f"{name}: {plural(self.records, 'record')}{source} in {seconds:.1f} s"

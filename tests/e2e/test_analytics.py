@@ -18,9 +18,7 @@ messages the sandbox serves (`MessageStore.message`), never to the tap's output:
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
 import time
 import uuid
 from collections import defaultdict
@@ -33,15 +31,14 @@ import pytest
 
 from heymarket_dev.doc_commands import section_blocks
 from heymarket_dev.meltano import (
-    DUCKDB_PYTHON,
     MELTANO,
     ROOT,
     clean_env,
-    plugin_executable,
+    run_logged,
     tail,
 )
 from heymarket_sandbox import Sandbox
-from tests.support.warehouse_truth import WH_QUERY
+from tests.support.warehouse_truth import warehouse_rows
 
 SWITCHES = {"contacts": 300, "seed": 17, "messages": 2000, "conversations": 60, "threads": True}
 WINDOW = timedelta(hours=72)
@@ -138,22 +135,7 @@ class Built:
         self.marts = env.get("DBT_POSTGRES_SCHEMA", MARTS)
 
     def query(self, *sql: str) -> list[list[list]]:
-        if self.kind == "duckdb":
-            python, args = DUCKDB_PYTHON, ["duckdb", str(self.database)]
-        else:
-            python = plugin_executable("loaders", "target-postgres").with_name("python")
-            args = ["postgres"]
-        proc = subprocess.run(
-            [str(python), str(WH_QUERY), *args],
-            input=json.dumps([{"sql": q, "params": []} for q in sql]),
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=120,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return json.loads(proc.stdout)
+        return warehouse_rows(self.kind, *sql, database=self.database, env=self.env)
 
     def rows(self, sql: str) -> list[list]:
         (rows,) = self.query(sql.replace("{marts}", self.marts))
@@ -165,23 +147,18 @@ def meltano_build(tmp: Path, sb: Sandbox, loader: str, utility: str, env: dict) 
     (tmp / "empty.env").write_text("")
     cmd = [str(MELTANO), "--env-file", str(tmp / "empty.env"), "--environment=sandbox", "run"]
     started = time.monotonic()
-    with log.open("wb") as out:
-        proc = subprocess.run(
-            [*cmd, "tap-heymarket", loader, f"{utility}:build"],
-            cwd=ROOT,
-            env=clean_env(
-                {
-                    "HEYMARKET_SANDBOX_URL": sb.url,
-                    "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
-                    **env,
-                }
-            ),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            timeout=900,
-            check=False,
-        )
+    proc = run_logged(
+        [*cmd, "tap-heymarket", loader, f"{utility}:build"],
+        cwd=ROOT,
+        env=clean_env(
+            {
+                "HEYMARKET_SANDBOX_URL": sb.url,
+                "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
+                **env,
+            }
+        ),
+        log=log,
+    )
     took = time.monotonic() - started
     assert proc.returncode == 0, tail(log, 80)
     text = log.read_text(errors="replace")

@@ -39,9 +39,9 @@ from heymarket_dev.meltano import (
     tail,
 )
 from heymarket_sandbox import Sandbox
+from tests.support.warehouse_truth import warehouse_rows
 
 SWEPT = ("contacts", "tags", "templates")
-WH_QUERY = ROOT / "scripts" / "wh_query.py"
 PG_PYTHON = ROOT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "python"
 HOURLY = "heymarket-to-postgres-hourly"
 SWEEP = "heymarket-delete-sweep-weekly"
@@ -125,19 +125,10 @@ class Project:
 
     def query(self, *queries: str) -> list[list[list[Any]]]:
         python = PG_PYTHON if self.kind == "postgres" else DUCKDB_PYTHON
-        cmd = [str(python), str(WH_QUERY), self.kind] + (
-            [str(self.db)] if self.kind == "duckdb" else []
+        database = self.db if self.kind == "duckdb" else None
+        return warehouse_rows(
+            self.kind, *queries, database=database, env=self.query_env, python=python
         )
-        proc = subprocess.run(
-            cmd,
-            input=json.dumps([{"sql": q, "params": []} for q in queries]),
-            capture_output=True,
-            text=True,
-            env=self.query_env,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return list(json.loads(proc.stdout))
 
     def drop(self) -> None:
         if self.kind == "postgres":

@@ -49,7 +49,6 @@ from heymarket_dev.doc_commands import (
     section_blocks,
 )
 from heymarket_dev.meltano import (
-    DUCKDB_PYTHON,
     DUCKDB_SCHEMA,
     MELTANO,
     ROOT,
@@ -57,13 +56,14 @@ from heymarket_dev.meltano import (
     copy_worktree,
     plugin_executable,
     project_plugins,
+    run_logged,
     tail,
     truth_counts,
 )
 from heymarket_sandbox import SECRET_ID, SECRET_KEY, Sandbox
 from tap_heymarket.timestamps import normalize
 from tests.support.contact_status import status_requests
-from tests.support.warehouse_truth import FIELD_VALUES, WH_QUERY, assert_field_values_match
+from tests.support.warehouse_truth import FIELD_VALUES, assert_field_values_match, warehouse_rows
 
 TEAM_A = {"contacts": 900, "seed": 31, "messages": 300, "conversations": 60}
 TEAM_B_ID, TEAM_B_KEY = "team-b-secret-id", "team-b-secret-key"
@@ -90,19 +90,9 @@ def user_env(tmp: Path, extra: dict[str, str]) -> dict[str, str]:
 
 
 def run_block(script: str, cwd: Path, env: dict[str, str], log: Path) -> None:
-    with log.open("ab") as out:
-        out.write(f"\n$ (in {cwd})\n{script}\n".encode())
-        out.flush()
-        code = subprocess.run(
-            ["bash", "-c", "set -euo pipefail\n" + script],
-            cwd=cwd,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            timeout=1200,
-            check=False,
-        ).returncode
+    code = run_logged(
+        ["bash", "-c", "set -euo pipefail\n" + script], cwd=cwd, env=env, log=log, timeout=1200
+    ).returncode
     assert code == 0, f"the documented commands failed (exit {code}):\n{tail(log, 80)}"
 
 
@@ -136,16 +126,7 @@ def meltano(project: Path, env: dict[str, str], *args: str) -> str:
 
 def query(database: Path, *sql: str) -> list[list[list]]:
     """Rows per query, read with the Python of this repository's target-duckdb venv."""
-    proc = subprocess.run(
-        [str(DUCKDB_PYTHON), str(WH_QUERY), "duckdb", str(database)],
-        input=json.dumps([{"sql": q, "params": []} for q in sql]),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, f"{database.name}: {proc.stderr[-3000:]}"
-    return json.loads(proc.stdout)
+    return warehouse_rows("duckdb", *sql, database=database)
 
 
 def assert_holds_truth(database: Path, schema: str, truth: dict[str, Any], offered: set) -> str:

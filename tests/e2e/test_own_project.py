@@ -32,7 +32,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import subprocess
 import sys
 import time
 import uuid
@@ -51,6 +50,7 @@ from heymarket_dev.meltano import (
     clean_env,
     plugin_executable,
     project_plugins,
+    run_logged,
     tail,
 )
 from heymarket_sandbox import SECRET_ID, SECRET_KEY, Sandbox
@@ -58,12 +58,12 @@ from tests.support.warehouse_truth import (
     COUNTS,
     FIELD_VALUE_COUNTS,
     FIELD_VALUES,
-    WH_QUERY,
     as_emitted,
     assert_matches_truth,
     expected_tables,
     has_nul,
     nul_contact_ids,
+    warehouse_rows,
 )
 
 CONTACTS = 1500
@@ -187,17 +187,7 @@ class Loaded:
         )
         cmd = [str(MELTANO), "--env-file", str(env_file), "run", "tap-heymarket", self.name]
         start = time.monotonic()
-        with log.open("ab") as out:
-            proc = subprocess.run(
-                cmd,
-                cwd=project,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                timeout=900,
-                check=False,
-            )
+        proc = run_logged(cmd, cwd=project, env=env, log=log)
         TIMINGS[self.name] = time.monotonic() - start
         assert proc.returncode == 0, f"meltano run ({self.name}) failed:\n{tail(log, 80)}"
 
@@ -212,17 +202,8 @@ class Loaded:
         reader = READER[self.name]
         python = plugin_executable("loaders", reader).with_name("python")
         kind = "duckdb" if reader == "target-duckdb" else "postgres"
-        cmd = [str(python), str(WH_QUERY), kind, *([str(self.db)] if kind == "duckdb" else [])]
-        proc = subprocess.run(
-            cmd,
-            input=json.dumps([{"sql": s, "params": []} for s in sql]),
-            capture_output=True,
-            text=True,
-            env=self.query_env,
-            check=False,
-        )
-        assert proc.returncode == 0, f"{self.name} query failed:\n{proc.stderr[-3000:]}"
-        return json.loads(proc.stdout)
+        database = self.db if kind == "duckdb" else None
+        return warehouse_rows(kind, *sql, database=database, env=self.query_env, python=python)
 
     def csv_rows(self, table: str) -> list[dict[str, str]]:
         with (self.csv_dir / f"{table}.csv").open(newline="", encoding="utf-8") as f:

@@ -44,11 +44,13 @@ from heymarket_dev.meltano import (
     TABLES,
     clean_env,
     copy_worktree,
+    run_logged,
     selected_streams,
     tail,
     truth_counts,
 )
 from heymarket_sandbox import SECRET_ID, SECRET_KEY, Sandbox
+from tests.support.warehouse_truth import warehouse_rows
 
 CONTACTS = 2000
 SEED = 11
@@ -90,18 +92,9 @@ def new_user_env(extra: dict[str, str]) -> dict[str, str]:
 def wh_query(copy: Path, kind: str, queries: list[str], env: dict[str, str], db: str = "") -> list:
     """Run SQL with the copy's own loader venv (scripts/wh_query.py); rows per query."""
     python = copy / ".meltano" / "loaders" / f"target-{kind}" / "venv" / "bin" / "python"
-    cmd = [str(python), str(copy / "scripts" / "wh_query.py"), kind, *([db] if db else [])]
-    proc = subprocess.run(
-        cmd,
-        cwd=copy,
-        input=json.dumps([{"sql": q, "params": []} for q in queries]),
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert proc.returncode == 0, f"{kind} query failed:\n{proc.stderr[-3000:]}"
-    return json.loads(proc.stdout)
+    database = copy / db if db else None
+    script = copy / "scripts" / "wh_query.py"
+    return warehouse_rows(kind, *queries, database=database, env=env, python=python, script=script)
 
 
 #: Tables whose primary key is not `id`: the expression that counts distinct keys.
@@ -164,22 +157,6 @@ def drop_schema(copy: Path, schema: str, env: dict[str, str]) -> None:
         )
 
 
-def run_logged(cmd: list[str], cwd: Path, env: dict, log: Path, timeout: float) -> int:
-    with log.open("ab") as out:
-        out.write(f"\n$ {' '.join(cmd[:2])} ...\n".encode())
-        out.flush()
-        return subprocess.run(
-            cmd,
-            cwd=cwd,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            timeout=timeout,
-            check=False,
-        ).returncode
-
-
 def test_readme_path_on_a_fresh_copy(tmp_path: Path, postgres_env: dict[str, str]) -> None:
     t_start = time.monotonic()
     copy = tmp_path / "tap-heymarket"
@@ -227,7 +204,9 @@ def test_readme_path_on_a_fresh_copy(tmp_path: Path, postgres_env: dict[str, str
         )
         t0 = time.monotonic()
         try:
-            code = run_logged(["bash", "-c", script], copy, env, log, timeout=1800)
+            code = run_logged(
+                ["bash", "-c", script], cwd=copy, env=env, log=log, timeout=1800
+            ).returncode
             TIMINGS["readme_blocks"] = time.monotonic() - t0
             assert code == 0, f"the README's commands failed (exit {code}):\n{tail(log, 80)}"
             _check_loads(copy, db, sql, truth, selected, pg_schema, query_env, log)

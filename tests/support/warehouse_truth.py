@@ -3,11 +3,16 @@ what the tap emitted (tests/e2e/test_warehouses.py, tests/e2e/test_own_project.p
 
 from __future__ import annotations
 
+import json
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from heymarket_dev.meltano import (
     ROOT,
     TABLES,
+    plugin_executable,
     selected_streams,
     truth_counts,
 )
@@ -23,6 +28,34 @@ FIELD_VALUE_COUNTS = (
 )
 
 WH_QUERY = ROOT / "scripts" / "wh_query.py"
+
+
+def warehouse_rows(
+    kind: str,
+    *sql: str,
+    database: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    python: Path | None = None,
+    script: Path = WH_QUERY,
+) -> list[list[list]]:
+    """Rows per statement, read by scripts/wh_query.py under a loader venv's Python (by
+    default this repository's target-duckdb, or target-postgres's, which connects with the
+    PG* variables of `env`); `database` is the DuckDB file."""
+    loader = "target-duckdb" if kind == "duckdb" else "target-postgres"
+    python = python or plugin_executable("loaders", loader).with_name("python")
+    args = [kind, str(database)] if kind == "duckdb" else [kind]
+    proc = subprocess.run(
+        [str(python), str(script), *args],
+        cwd=script.parents[1],
+        input=json.dumps([{"sql": q, "params": []} for q in sql]),
+        capture_output=True,
+        text=True,
+        env=dict(env) if env is not None else None,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{kind} query failed:\n{proc.stderr[-3000:]}"
+    return json.loads(proc.stdout)
 
 
 def expected_tables(truth: dict) -> dict[str, int]:

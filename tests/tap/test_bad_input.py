@@ -9,7 +9,6 @@ sync naming the request, its X-Request-Id and the record. The cursor depends on 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tempfile
 from pathlib import Path
@@ -149,20 +148,10 @@ def test_unparsable_updated_stops_the_sync_clearly() -> None:
 )
 def test_corrupt_state_files(state_text: str, expected: str) -> None:
     with Sandbox(contacts=20) as sb, tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "config.json"
-        config.write_text(json.dumps(sandbox_config(sb.url)))
         state = Path(tmp) / "state.json"
         state.write_text(state_text)
-        proc = subprocess.run(
-            [*TAP, "--config", str(config), "--state", str(state)],
-            capture_output=True,
-            text=True,
-            cwd=REPO_ROOT,
-            env=clean_env(),
-            timeout=120,
-        )
+        run = run_tap(sandbox_config(sb.url), args=["--state", str(state)], timeout=120)
         requests_made = sb.stats()["requests"]
-    run = TapRun(proc.returncode, proc.stdout, proc.stderr)
     line = _error_line(run)
     assert expected in line
     assert requests_made == 0, "a bad state is refused before any request"

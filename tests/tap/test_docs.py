@@ -3,15 +3,11 @@ reports (`tap-heymarket --about`, a subprocess). The docs as files: tests/unit/t
 
 from __future__ import annotations
 
-import json
-import subprocess
-
-from heymarket_dev.generated import settings_table
+from heymarket_dev.generated import settings_table, tap_about
 from tests.support.docs_text import README, TAP_PLUGIN, between
-from tests.support.tap_runner import REPO_ROOT, TAP, clean_env
 
 
-def test_settings_table_matches_about() -> None:
+def test_settings_table_matchestap_about() -> None:
     assert between(README, "settings-table") == settings_table(), "run `make settings-table`"
 
 
@@ -25,19 +21,6 @@ KINDS = {
 }
 
 
-def _about() -> dict:
-    proc = subprocess.run(
-        [*TAP, "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=clean_env(),
-        timeout=120,
-        check=True,
-    )
-    return json.loads(proc.stdout)
-
-
 def _words(text: str) -> str:
     return " ".join(text.split())
 
@@ -45,7 +28,7 @@ def _words(text: str) -> str:
 def test_tap_replaces_nul_by_default() -> None:
     """`replace_nul_characters` is on unless turned off, and meltano.yml says so with the
     tap's own words."""
-    about = _about()["settings"]["properties"]["replace_nul_characters"]
+    about = tap_about()["settings"]["properties"]["replace_nul_characters"]
     assert about["default"] is True and "boolean" in about["type"]
     (declared,) = [s for s in TAP_PLUGIN["settings"] if s["name"] == "replace_nul_characters"]
     assert declared["kind"] == "boolean" and declared.get("value", True) is True
@@ -57,7 +40,7 @@ def test_tap_replaces_nul_by_default() -> None:
 def test_meltano_yml_declares_every_tap_setting() -> None:
     """Every setting `tap-heymarket --about` lists (the SDK's standard ones too) is declared
     for the tap-heymarket extractor, with a kind that fits its type, and nothing else."""
-    about = _about()["settings"]["properties"]
+    about = tap_about()["settings"]["properties"]
     declared = {s["name"]: s for s in TAP_PLUGIN["settings"]}
     assert set(declared) == set(about), (
         f"missing in meltano.yml: {sorted(set(about) - set(declared))}, "

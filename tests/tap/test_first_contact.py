@@ -21,11 +21,7 @@ import pytest
 from heymarket_sandbox import Sandbox
 from tap_heymarket.state import START_OVER
 from tests.support.tap_runner import (
-    REPO_ROOT,
-    TAP,
     TapRun,
-    clean_env,
-    parse_messages,
     run_tap,
     sandbox_config,
 )
@@ -138,21 +134,10 @@ def test_a_certificate_that_does_not_verify_fails_at_once(untrusted_https: str) 
 def state_run(sb: Sandbox, state_text: str | None, path: str | None = None) -> TapRun:
     """The tap with a `--state` file holding `state_text` (or the path `path` as given)."""
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "config.json"
-        config.write_text(json.dumps(sandbox_config(sb.url)))
         state = Path(path) if path else Path(tmp) / "state.json"
         if state_text is not None:
             state.write_text(state_text)
-        proc = subprocess.run(
-            [*TAP, "--config", str(config), "--state", str(state)],
-            capture_output=True,
-            text=True,
-            cwd=REPO_ROOT,
-            env=clean_env(),
-            timeout=120,
-        )
-    messages = parse_messages(proc.stdout) if proc.returncode == 0 else []
-    return TapRun(proc.returncode, proc.stdout, proc.stderr, messages)
+        return run_tap(sandbox_config(sb.url), args=["--state", str(state)], timeout=120)
 
 
 def test_a_missing_state_file_is_named() -> None:

@@ -8,29 +8,24 @@ it as written: tests/e2e/test_new_project.py does that in a brand-new Meltano pr
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 import yaml
 
-from heymarket_dev.generated import PLUGIN_DEFINITION, plugin_definition, render_plugin_definition
+from heymarket_dev.generated import (
+    PLUGIN_DEFINITION,
+    plugin_definition,
+    render_plugin_definition,
+    tap_about,
+)
 from tap_heymarket.settings import SECRETS, semantic_config_errors
 from tests.support.docs_text import TAP_PLUGIN
-from tests.support.tap_runner import REPO_ROOT, TAP, clean_env
+from tests.support.tap_runner import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
 def about() -> dict:
-    proc = subprocess.run(
-        [*TAP, "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=clean_env(),
-        timeout=120,
-        check=True,
-    )
-    return json.loads(proc.stdout)
+    return tap_about()
 
 
 @pytest.fixture(scope="module")
