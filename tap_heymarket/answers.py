@@ -1,7 +1,7 @@
 """What the tap reads off an HTTP answer before its records are a page.
 
 Its description in an error (`describe_answer`, with its `X-Request-Id`), its JSON text
-with U+0000 replaced (`without_nul`, for `replace_nul_characters`), the timestamps a walk
+with U+0000 replaced (`json_text`, for `replace_nul_characters`), the timestamps a walk
 orders it by (`parsed_times`: one that does not parse makes the answer malformed) and how
 long a 429 asks to wait (`retry_after_seconds`). client.py's `HeymarketStream` uses them.
 """
@@ -51,6 +51,19 @@ def without_nul(content: bytes) -> bytes:
         else:
             at = content.find(_NUL, at + 1)
     return b"".join([*parts, content[start:]]) if parts else content
+
+
+def json_text(content: bytes, replace_nul: bool) -> tuple[bytes, bool]:
+    """An answer's JSON text to decode, and whether its strings may hold U+0000 (one
+    search of the text). With `replace_nul`, U+0000 is replaced in every string and key at
+    once, in the text itself (conformance.py does it again only for values that do not come
+    from here). A raw NUL byte is not valid JSON (the decoder refuses it): only the escape
+    can occur."""
+    if _NUL not in content:
+        return content, False
+    if replace_nul:
+        return without_nul(content), False
+    return content, True
 
 
 def parsed_times(

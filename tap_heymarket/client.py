@@ -7,6 +7,7 @@ import random
 import sys
 import time
 import typing as t
+from datetime import UTC, datetime
 from functools import cached_property
 
 import msgspec
@@ -16,7 +17,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
 
 from tap_heymarket import __version__, schemas
-from tap_heymarket.answers import describe_answer, retry_after_seconds, without_nul
+from tap_heymarket.answers import describe_answer, json_text, retry_after_seconds
 from tap_heymarket.auth import authenticator_from_config
 from tap_heymarket.errors import (
     REFUSED,
@@ -31,7 +32,7 @@ from tap_heymarket.errors import (
     status_message,
     unreachable_message,
 )
-from tap_heymarket.fitting import API_EXTRA_FIELDS, EXTRA_FIELDS
+from tap_heymarket.fitting import API_EXTRA_FIELDS, EXTRA_FIELDS, is_ascii_digits
 from tap_heymarket.metrics import log_counter
 from tap_heymarket.pacing import RequestPacer
 from tap_heymarket.records import ConformedRecordMessages
@@ -114,6 +115,8 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
         self.tally = StreamTally()
         #: The last answer `validate_response` decoded, for `parse_response` to reuse.
         self._decoded: tuple[requests.Response, Page] | None = None
+        #: (the answer `decode_json` read last, whether its strings may hold U+0000)
+        self._nul_in: tuple[requests.Response, bool] | None = None
 
     def log_sync_costs(self) -> None:
         """The SDK's end-of-run hook, called for every stream once all have synced: the
@@ -356,11 +359,8 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
 
     def decode_json(self, response: requests.Response, *, expect: type[_JSONT]) -> _JSONT:
         """The JSON body, which must be a `list` or a `dict` as the endpoint documents."""
-        content = response.content
-        if b"\\u0000" in content and self.settings.replace_nul_characters:
-            # U+0000 replaced in every string and key at once, in the JSON text itself
-            # (conformance.py does it again only for values that do not come from here).
-            content = without_nul(content)
+        content, has_nul = json_text(response.content, self.settings.replace_nul_characters)
+        self._nul_in = (response, has_nul)  # (for `decoded_page`: one search per answer)
         try:
             body = _decoder.decode(content)
         except msgspec.DecodeError:
@@ -404,13 +404,13 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
         """
         record_id = record.get("id")
         if not isinstance(record_id, int) or isinstance(record_id, bool):
-            if isinstance(record_id, str) and record_id.strip().isdigit():
+            if isinstance(record_id, str) and is_ascii_digits(record_id.strip()):
                 record["id"] = int(record_id)
             else:
                 msg = f"{where} returned a record whose id is {record_id!r}, not an integer"
                 raise MalformedResponseError(msg, response)
         rev = record.get("rev")
-        if isinstance(rev, str) and rev.strip().isdigit():
+        if isinstance(rev, str) and is_ascii_digits(rev.strip()):
             record["rev"] = int(rev)
         if EXTRA_FIELDS in record:
             record[API_EXTRA_FIELDS] = record.pop(EXTRA_FIELDS)
@@ -418,17 +418,16 @@ class HeymarketStream(ConformedRecordMessages, RESTStream[PageRequest]):
     def decoded_page(self, response: requests.Response) -> Page:
         """The page `validate_response` decoded for this response, whose records are
         about to be emitted (so the conformer learns whether they may hold U+0000)."""
+        cached = self._decoded
+        page = cached[1] if cached is not None and cached[0] is response else self.decode(response)
         # An answer's strings hold no U+0000 when `decode_json` replaced it (or it holds
         # none): then conformance.py need not search them.
-        content = response.content
-        self.answer_is_clean = (
-            b"\\u0000" not in content or self.settings.replace_nul_characters
-        ) and b"\x00" not in content
+        nul_in = self._nul_in
+        self.answer_is_clean = nul_in is not None and nul_in[0] is response and not nul_in[1]
+        # The records of one answer were all observed when it arrived: one time for them.
+        self.time_extracted = datetime.now(UTC)
         self.conformer()  # (checked once per answer: the records below use it as it is)
-        cached = self._decoded
-        if cached is not None and cached[0] is response:
-            return cached[1]
-        return self.decode(response)
+        return page
 
     def generate_child_contexts(
         self, record: dict, context: Context | None

@@ -35,9 +35,9 @@ Fields the stream itself guarantees (`trusted`: the primary key, the replication
 what decode parses strictly, such as messages' `date`) are not looked at again. A field the
 schema declares non-nullable that does not fit raises `ConformanceError`.
 
-The fitting of one value to its schema is fitting.py's. Where the fields that need work
-can all be checked inline, a check compiled from their schemas (fast_checks.py) first says
-whether they fit as they are; then the fitter is not called. The per-record cost is one
+The fitting of one value to its schema is fitting.py's; the fields of a record that need
+work are fitted by one function compiled from their schemas (fast_checks.py), which does
+what the fitters do with the usual cases inlined. The per-record cost is one
 dictionary pass: every field has a precomputed set of Python types that fit as they are
 (`Fitter.fast`); only the rest goes through the slow path.
 tests/unit/test_conformance.py proves the guarantee on arbitrary JSON values (Hypothesis).
@@ -51,7 +51,7 @@ import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tap_heymarket.fast_checks import compile_check
+from tap_heymarket.fast_checks import compile_fit
 from tap_heymarket.fitting import (
     API_EXTRA_FIELDS,
     EXTRA_FIELDS,
@@ -67,7 +67,7 @@ from tap_heymarket.fitting import (
 )
 from tap_heymarket.metrics import log_counter
 
-_Check = t.Callable[[dict[str, t.Any]], bool]
+_FitAll = t.Callable[[dict[str, t.Any]], None]
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ class _Plan:
     work: tuple[str, ...]
     #: (column, its fit) of `work`, when `work` can be done without `Conformer._slow`.
     fits: tuple[tuple[str, t.Callable[[t.Any, bool], t.Any]], ...] | None
-    #: A compiled check (fast_checks.py) that every field of `fits` fits as it is, if any.
-    check: _Check | None
+    #: `fits` compiled into one function (fast_checks.py), when no string needs a NUL search.
+    fit_all: _FitAll | None
     #: The fields of `work` with no column (to extra_fields).
     unknown: tuple[str, ...]
     #: Whether `extra_fields` must be added (as null) when nothing else is done.
@@ -121,7 +121,7 @@ class Conformer:
     _plans: dict[tuple[bool, tuple[str, ...], tuple[type, ...]], _Plan] = field(
         init=False, default_factory=dict
     )
-    _checks: dict[tuple[str, ...], _Check | None] = field(init=False, default_factory=dict)
+    _fit_alls: dict[tuple[str, ...], _FitAll] = field(init=False, default_factory=dict)
     _warned: set[str] = field(init=False, default_factory=set)
     _unknown_seen: set[str] = field(init=False, default_factory=set)
 
@@ -163,13 +163,15 @@ class Conformer:
         # Columns of a type that needs work: fit each; the first that does not fit hands
         # everything to `_slow` (fitting is idempotent, and a failed fit changes nothing, so
         # what `_slow` keeps is as sent).
-        if plan.check is None or not plan.check(record):
-            try:
+        try:
+            if plan.fit_all is not None:
+                plan.fit_all(record)
+            else:
                 for key, fit in plan.fits:
                     record[key] = fit(record[key], scrubbing)
-            except Unfit:
-                self._slow(record, list(plan.work), scrubbing)
-                return record
+        except Unfit:
+            self._slow(record, list(plan.work), scrubbing)
+            return record
         if plan.unknown:
             # Fields with no column, into an `extra_fields` that nothing else fills.
             extra = {key: record.pop(key) for key in plan.unknown}
@@ -215,19 +217,21 @@ class Conformer:
             else None
         )
         props = self.schema.get("properties") or {}
-        check = None
+        fit_all = None
         if fits and not scrubbing:
-            # The check depends on the fields only: compiled once per set of them.
+            # It depends on the fields only: compiled once per set of them.
             wanted = tuple(k for k, _ in fits)
-            if wanted not in self._checks:
-                self._checks[wanted] = compile_check({k: props[k] for k in wanted})
-            check = self._checks[wanted]
+            if wanted not in self._fit_alls:
+                self._fit_alls[wanted] = compile_fit(
+                    {k: props[k] for k in wanted}, {k: self.fitters[k] for k in wanted}
+                )
+            fit_all = self._fit_alls[wanted]
         plan = self._plans[signature] = _Plan(
             ints=_getter(ints),
             strings=_getter(strings),
             work=tuple(work),
             fits=fits,
-            check=check,
+            fit_all=fit_all,
             unknown=tuple(k for k in work if k not in self.fitters),
             add_extra=self.has_extra and EXTRA_FIELDS not in keys,
         )

@@ -1,19 +1,20 @@
-"""Compiled "fits as it is" checks: one generated Python function per record shape.
+"""Compiled fitting: one generated Python function per record shape.
 
 conformance.py fits a value to its schema by walking it (`Fitter.fit`), a few calls per
 nested object or list: per record of a stream with JSON columns (messages' `custom`,
-`target_errors`), that walk was most of the conformance cost (docs/benchmarks.md). Almost
-every value already fits, so the conformer first asks a check compiled from the schema:
-`compile_check(schemas)` turns the schemas of the columns to look at into the source of one
-function of the record, with every type test inlined (no call per value), and compiles it
-once per stream and record shape. True means that every one of those values fits as it
-is, exactly as `Fitter.fit` would leave it; False only means "ask the fitter", never that a
-value is wrong. So a check may give up (False) wherever inlining gets complicated:
-date-time strings (which are normalised), several scalar types (which are converted to
-the first), objects with keys their schema does not list, and depth beyond `MAX_DEPTH`.
+`target_errors`; contacts' `note`, `contact_channels`), that walk was most of the
+conformance cost (docs/benchmarks.md). `compile_fit(schemas, fitters)` turns the schemas
+of the columns that need work into the source of one function of the record, compiled
+once per stream and set of columns, that does what the fitters would do, with the usual
+cases inlined: a type test per value where it fits as it is (`_expr`: no call per value),
+a date-time re-cut without dispatch, and a loop generated per list-of-objects schema that
+also converts the digit-string ids the API may send where the schema prefers integers.
+Whatever an inline path does not take for certain (several scalar types, objects with
+keys their schema does not list, depth beyond `MAX_DEPTH`, any conversion other than
+those) goes to the field's fitter, so the function's result is the fitter's.
 
-A check is only used when no string needs a U+0000 search. tests/unit/test_conformance.py
-proves on arbitrary values that a True check never hides a change the fitter would make.
+It is only used when no string needs a U+0000 search. tests/unit/test_conformance.py
+proves on arbitrary values that it leaves, converts and refuses exactly as the fitters.
 """
 
 from __future__ import annotations
@@ -22,39 +23,160 @@ import itertools
 import math
 import typing as t
 
+from tap_heymarket import timestamps
+
+if t.TYPE_CHECKING:
+    from tap_heymarket.fitting import Fitter
+
 #: How deep into objects and lists a check looks before it gives up (asks the fitter).
 MAX_DEPTH = 4
 _MIN, _MAX = -(2**63), 2**63 - 1
 _SCALARS = ("boolean", "integer", "number", "string")
 
 
-def compile_check(
-    schemas: t.Mapping[str, t.Any],
-) -> t.Callable[[dict[str, t.Any]], bool] | None:
-    """A function of a record (which holds every field of `schemas`): True when each of
-    those fields fits its schema as it is. None when one of them cannot be checked inline:
-    then the fitter is quicker than a check that covers only some (measured)."""
+def compile_fit(
+    schemas: t.Mapping[str, t.Any], fitters: t.Mapping[str, Fitter]
+) -> t.Callable[[dict[str, t.Any]], None]:
+    """A function that fits every field of `schemas` of a record in place, exactly as
+    `fitters[key].fit(value, False)` would (raising `Unfit` where it would), with the
+    usual cases inlined:
+
+    * a value the field's inline expression (`_expr`) says fits as it is, is left alone;
+    * a date-time string is parsed and re-cut by `timestamps.read` (no dispatch);
+    * a list of objects with typed properties (contacts' `note`, `contact_channels`) is
+      walked by a loop generated for its schema, which also converts a digit-string id
+      where the schema prefers an integer, copying only the objects it changes;
+
+    anything else goes to the field's fitter. Used only when no string needs a U+0000
+    search (the fitters' `False`).
+    """
     names = itertools.count()
-    constants: dict[str, t.Any] = {
-        "_MIN": _MIN,
-        "_MAX": _MAX,
-        "_INT": frozenset({int}),
-        "_isfinite": math.isfinite,
-    }
+    constants: dict[str, t.Any] = {"_MIN": _MIN, "_MAX": _MAX, "_INT": frozenset({int})}
+    constants["_isfinite"] = math.isfinite
     body = []
     for key, schema in schemas.items():
+        fitter = fitters[key]
+        slow = f"_fit{next(names)}"
+        constants[slow] = fitter.fit
         expr = _expr(schema, "v", 0, names, constants)
-        if expr is None:
-            return None
-        body.append(f"    v = r[{key!r}]\n    if not {expr}:\n        return False\n")
-    if not body:
-        return None
-    source = "def check(r):\n" + "".join(body) + "    return True\n"
+        if expr is not None:
+            body.append(
+                f"    v = r[{key!r}]\n    if not {expr}:\n        r[{key!r}] = {slow}(v, False)\n"
+            )
+            continue
+        special = _datetime_fit(schema, fitter) or _object_list_fit(schema, fitter)
+        if special is not None:
+            name = f"_special{next(names)}"
+            constants[name] = special
+            body.append(f"    r[{key!r}] = {name}(r[{key!r}])\n")
+        else:
+            body.append(f"    r[{key!r}] = {slow}(r[{key!r}], False)\n")
+    source = "def fit(r):\n" + ("".join(body) or "    pass\n")
+    return _compiled(source, "fit", constants)
+
+
+def _compiled(source: str, name: str, constants: dict[str, t.Any]) -> t.Any:
     scope: dict[str, t.Any] = dict(constants)
     exec(compile(source, "<fast_checks>", "exec"), scope)  # noqa: S102 (our own source)
-    check: t.Callable[[dict[str, t.Any]], bool] = scope["check"]
-    check.__doc__ = source  # (what it checks, for tests and debugging)
-    return check
+    function = scope[name]
+    function.__doc__ = source  # (what it does, for tests and debugging)
+    return function
+
+
+def _datetime_fit(schema: t.Any, fitter: Fitter) -> t.Callable[[t.Any], t.Any] | None:
+    """For a date-time string schema: `fitter.fit`, with the parse and re-cut inlined."""
+    kinds = _types(schema)
+    if kinds is None or schema.get("format") != "date-time" or "string" not in kinds:
+        return None
+    if [k for k in kinds if k in _SCALARS] != ["string"]:
+        return None
+    read, slow = timestamps.read, fitter.fit
+
+    def fit(value: t.Any) -> t.Any:
+        if type(value) is str:
+            try:
+                return read(value)[1]
+            except (ValueError, OverflowError):
+                pass  # `""` is null; anything else does not fit: the fitter says which
+        return slow(value, False)
+
+    return fit
+
+
+def _object_list_fit(schema: t.Any, fitter: Fitter) -> t.Callable[[t.Any], t.Any] | None:
+    """For an array of objects with typed properties: `fitter.fit` as one generated loop
+    (see `compile_fit`); None for any other schema."""
+    kinds, items = _types(schema), schema.get("items") if isinstance(schema, dict) else None
+    item_kinds = _types(items)
+    if kinds is None or "array" not in kinds or item_kinds is None or "object" not in item_kinds:
+        return None
+    if not set(kinds) <= {"array", "null"} or not set(item_kinds) <= {"object", "null"}:
+        return None
+    assert isinstance(items, dict)
+    props = items.get("properties")
+    if (
+        not isinstance(props, dict)
+        or not props
+        or items.get("additionalProperties", True) is not True
+    ):
+        return None
+    names = itertools.count()
+    constants: dict[str, t.Any] = {"_MIN": _MIN, "_MAX": _MAX, "_INT": frozenset({int})}
+    constants.update(_isfinite=math.isfinite, _ABSENT=_ABSENT, _slow=fitter.fit)
+    constants["_keys"] = frozenset(props)
+    lines = [
+        "def fit(v):",
+        "    if type(v) is not list:",
+        "        return v if v is None and 'null' in _kinds else _slow(v, False)",
+        "    out = None",
+        "    for i, e in enumerate(v):",
+        "        if type(e) is not dict:",
+        "            if e is None and _null_items:",
+        "                if out is not None:",
+        "                    out.append(e)",
+        "                continue",
+        "            return _slow(v, False)",
+        "        if not e.keys() <= _keys:",
+        "            return _slow(v, False)  # (keys the schema does not list: the fitter's)",
+        "        n = None",
+    ]
+    constants.update(_kinds=frozenset(kinds), _null_items="null" in item_kinds)
+    for key, sub in props.items():
+        expr = _expr(sub, "x", 1, names, constants)
+        if expr is None:
+            return None
+        lines += [
+            f"        x = e.get({key!r}, _ABSENT)",
+            f"        if not (x is _ABSENT or {expr}):",
+        ]
+        sub_kinds = _types(sub) or []
+        scalars = [k for k in sub_kinds if k in _SCALARS]
+        if len(scalars) > 1 and scalars[0] == "integer" and "string" in scalars:
+            # `Fitter.fit`'s own first step for a column that prefers integers.
+            lines += [
+                "            if (type(x) is str and x.isascii() and x.isdigit() and len(x) < 19",
+                "                    and (x[0] != '0' or x == '0')):",
+                "                if n is None:",
+                "                    n = dict(e)",
+                f"                n[{key!r}] = int(x)",
+                "            else:",
+                "                return _slow(v, False)",
+            ]
+        else:
+            lines.append("            return _slow(v, False)")
+    lines += [
+        "        if n is not None:",
+        "            if out is None:",
+        "                out = v[:i]",
+        "            out.append(n)",
+        "            continue",
+        "        if out is not None:",
+        "            out.append(e)",
+        "    return v if out is None else out",
+    ]
+    return t.cast(
+        "t.Callable[[t.Any], t.Any]", _compiled("\n".join(lines) + "\n", "fit", constants)
+    )
 
 
 def _expr(

@@ -57,6 +57,12 @@ class ConformanceError(ValueError):
     """A value of a non-nullable field that does not fit: the record cannot be emitted."""
 
 
+def is_ascii_digits(text: str) -> bool:
+    """Whether `text` is a run of 0-9: `str.isdigit` alone also takes `²` (which `int`
+    refuses) and other scripts' digits (which `int` reads, but whose text is then lost)."""
+    return text.isascii() and text.isdigit()
+
+
 def json_type(value: t.Any) -> str:
     """The JSON name of a decoded value's type (`integer` for an int, never for a bool)."""
     for name, kind in _JSON_TYPES:
@@ -170,7 +176,13 @@ def compile_schema(schema: t.Any) -> Fitter:
     # An int is fast only inside INT64: every caller checks the range next to `fast`.
 
     def fit(value: t.Any, scrubbing: bool) -> t.Any:
-        if prefers_int and type(value) is str and value.isdigit() and len(value) < 19:
+        if (
+            prefers_int
+            and type(value) is str
+            and value.isascii()
+            and value.isdigit()
+            and len(value) < 19
+        ):
             if value[0] != "0" or value == "0":
                 value = int(value)  # the usual case of the conversion below, at C speed
         elif preferred is not None and value is not None:
@@ -270,7 +282,7 @@ def _indexed_list(value: dict) -> list | None:
             return None
     except (TypeError, ValueError):
         return None
-    if any(not k.isdigit() or (len(k) > 1 and k[0] == "0") for k in value):
+    if any(not is_ascii_digits(k) or (len(k) > 1 and k[0] == "0") for k in value):
         return None
     return [value[str(i)] for i in range(len(value))]
 
@@ -385,6 +397,3 @@ def _coerce(value: t.Any, kinds: frozenset[str], is_datetime: bool) -> t.Any:
     if "string" in kinds and not is_datetime and numeric:
         return str(value)
     raise Unfit
-
-
-#: A compiled check of a record (fast_checks.py).

@@ -59,6 +59,9 @@ class ConformedRecordMessages(Stream):
         #: While the records of an answer are emitted: whether it holds no `\\u0000` (set
         #: with the conformer's check, once per answer); None for rows the tap builds.
         self.answer_is_clean: bool | None = None
+        #: When the answer whose records are being emitted arrived (set with
+        #: `answer_is_clean`): their `time_extracted`. None: the time of each record.
+        self.time_extracted: datetime | None = None
         #: (the stream maps, the writer `_write_record_message` writes to directly, if any)
         self._direct: tuple[t.Any, BufferedMsgSpecWriter | None] | None = None
 
@@ -115,7 +118,7 @@ class ConformedRecordMessages(Stream):
                     record=mapped_record,
                     # Private attribute: the SDK's table version, which has no public accessor.
                     version=self._stream_version,
-                    time_extracted=datetime.now(UTC),
+                    time_extracted=self.time_extracted or datetime.now(UTC),
                 )
 
     # Private override: the SDK's per-record write builds a message object and passes it
@@ -127,7 +130,9 @@ class ConformedRecordMessages(Stream):
         if writer is None:
             super()._write_record_message(record)
             return
-        writer.write_record(self.name, self.conformed(record), self._stream_version)
+        writer.write_record(
+            self.name, self.conformed(record), self._stream_version, self.time_extracted
+        )
         self.state_manager.is_flushed = False
 
     def _direct_writer(self) -> BufferedMsgSpecWriter | None:

@@ -81,13 +81,15 @@ def read(text: str) -> tuple[datetime, str]:
         parsed = parsed.replace(tzinfo=UTC)
     elif zone is not UTC:
         parsed = parsed.astimezone(UTC)
-    # `...SS.ffffffZ`, the API's usual form: the output is that text with `+00:00`.
+    # `...SS.ffffffZ` and `...SS.fffZ`, the API's usual forms: the output is that text
+    # with `+00:00` (and the microseconds' zeros).
+    size = len(text)
     if (
-        len(text) == 27
-        and text[26] == "Z"
+        (size == 27 or size == 24)
+        and text[-1] == "Z"
         and text[4] + text[7] + text[10] + text[13] + text[16] + text[19] == "--T::."
     ):
-        return parsed, text[:26] + "+00:00"
+        return parsed, (text[:26] if size == 27 else text[:23] + "000") + "+00:00"
     return parsed, normalize_text(text, parsed)
 
 

@@ -12,7 +12,8 @@ many container images and schedulers set, `sys.stdout.buffer` is the raw file an
 when the buffer reaches `BUFFER_BYTES`, and at exit. A target still has every record
 before the STATE that covers it, and a tap killed between two STATE messages leaves a
 target exactly what the last STATE covers, or more, as before. `write_record` is the
-same RECORD line without the message object, for records.py's fast path.
+same RECORD line without the message object, for records.py's fast path; a STATE line is
+written without the SDK's deep copy of the state.
 tests/unit/test_writer.py checks the order and the write count, tests/tap/test_writer.py the
 flush at exit.
 """
@@ -25,7 +26,7 @@ import typing as t
 from datetime import UTC, datetime
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
-from singer_sdk.singerlib import Message, RecordMessage
+from singer_sdk.singerlib import Message, RecordMessage, StateMessage
 
 #: RECORD bytes held before they are written (about 60 messages, or one API page).
 BUFFER_BYTES = 1 << 16
@@ -41,6 +42,13 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     def write_message(self, message: Message) -> None:
         """Write `message` to stdout: a RECORD into the buffer, any other after it, flushed."""
+        if type(message) is StateMessage:
+            # The SDK's `to_dict` deep-copies the whole state (`dataclasses.asdict`) before
+            # encoding it, once per page here: the same bytes, without the copy.
+            encoder.encode_into({"type": "STATE", "value": message.value}, self._pending, -1)
+            self._pending += b"\n"
+            self.flush()
+            return
         self._pending += self.format_message(message)  # (a copy: the SDK reuses its buffer)
         if type(message) is not RecordMessage or len(self._pending) >= BUFFER_BYTES:
             self.flush()

@@ -25,6 +25,8 @@ def _forms(value: datetime, offset: timedelta) -> list[str]:
         naive.isoformat(),
         naive.isoformat(timespec="seconds"),
         value.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",  # milliseconds, contacts' form
+        value.strftime("%G-W%V-%uT%H:%M:%S.%f")[:-3] + "Z",
         value.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z",
         value.strftime("%Y-%m-%dT%H:%M:%SZ"),
         value.strftime("%Y-%m-%d %H:%M:%S"),
@@ -53,6 +55,8 @@ def test_odd_shapes_are_formatted() -> None:
         "20240501T120000Z",
         "2024-W18-3T12:00:00.000000Z",
         "2024-W18-3T12:00:00Z",
+        "2024-W18-3T12:00:00.000Z",
+        "2024-05-01 12:00:00.000Z",
     ):
         try:
             parsed = timestamps.parse(text)

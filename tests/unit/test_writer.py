@@ -104,3 +104,20 @@ def test_a_full_buffer_is_written_before_any_state(monkeypatch: pytest.MonkeyPat
 
 def test_the_buffer_size_is_a_module_setting() -> None:
     assert writer_module.BUFFER_BYTES == BUFFER_BYTES > 0
+
+
+def test_a_state_is_written_in_the_sdk_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raw = _raw_stdout(monkeypatch)
+    w = BufferedMsgSpecWriter()
+    value = {
+        "bookmarks": {
+            "messages": {"replication_key_value": "2026-01-01T00:00:00+00:00", "n": [1, None]},
+            "contacts": {"progress_markers": {"note": "\u00e9\u0000", "ok": True, "x": 1.5}},
+        }
+    }
+    state = StateMessage(value=value)
+    w.write_message(state)
+    assert raw.data == _sdk_bytes(state)
+    assert raw.flushes == 1
