@@ -12,12 +12,22 @@ messages the sandbox serves (`MessageStore.message`), never to the tap's output:
 * heymarket__broadcasts: messages, recipients, delivered, failed, responded, opted out;
 * heymarket__conversation_metrics: the conversations with messages, and for each its first
   inbound message, first response and the minutes between;
-* heymarket__opt_outs: each keyword reply and the broadcast it is attributed to;
-* heymarket__message_enhanced: one row per message, directions as `type` says.
+* heymarket__opt_outs: each keyword reply and the broadcast it is attributed to, and each
+  contact whose status is `unsubscribed` (the run selects contact_status, with
+  read_contact_status on) and the broadcast that is attributed to (the status answers the
+  sandbox serves, `data.contact_status.answer`);
+* heymarket__message_enhanced: one row per message, directions as `type` says;
+* heymarket__contact_custom_fields: one row per contact, a column per field of CUSTOM_FIELDS
+  (the var heymarket_custom_fields, given to a second build of that model), named from the
+  field's title in contact_fields, holding the contact's value (the contacts the sandbox
+  serves, `ContactStore.contact`);
+* stg_heymarket__contact_channels: one row per contact and channel of the contacts'
+  `contact_channels` arrays, none for a contact whose array is empty.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import uuid
@@ -35,16 +45,31 @@ from heymarket_dev.meltano import (
     ROOT,
     clean_env,
     run_logged,
+    selected_streams,
     tail,
 )
 from heymarket_sandbox import Sandbox
+from heymarket_sandbox.data.contact_status import answer
 from tests.support.warehouse_truth import warehouse_rows
 
 SWITCHES = {"contacts": 300, "seed": 17, "messages": 2000, "conversations": 60, "threads": True}
+#: The runs read contact_status too (off by default: one request per contact, 300 here), so
+#: that heymarket__opt_outs has status opt-outs; the README's path (tests/e2e/
+#: test_readme_path.py) builds without that table.
+STATUS_RUN = {
+    "TAP_HEYMARKET__SELECT": json.dumps(
+        [f"{stream}.*" for stream in sorted(selected_streams())] + ["contact_status.*"]
+    ),
+    "TAP_HEYMARKET_READ_CONTACT_STATUS": "true",
+    "TAP_HEYMARKET_MAX_REQUESTS_PER_MINUTE": "1000000",
+}
 WINDOW = timedelta(hours=72)
 DELIVERED, FAILED = {"delivered", "read"}, {"failed", "undelivered"}
 OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 MARTS = "heymarket_analytics"
+#: The custom fields (contact_fields titles) the test lists in heymarket_custom_fields: a
+#: space and an accent in the names, and the columns they become.
+CUSTOM_FIELDS = {"Company": "company", "Loyalty tier": "loyalty_tier", "Región": "región"}
 
 
 def loaded(text: str) -> datetime:
@@ -57,6 +82,12 @@ def loaded(text: str) -> datetime:
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def as_loaded(value: str | None) -> str | None:
+    """A text as the tap sends it (replace_nul_characters, on by default: U+0000 becomes
+    U+FFFD), and "" as null (target-duckdb loads "" as null; the models say null for both)."""
+    return value.replace("\x00", "\ufffd") if value else None
 
 
 def real(value: Any) -> int | None:
@@ -154,6 +185,7 @@ def meltano_build(tmp: Path, sb: Sandbox, loader: str, utility: str, env: dict) 
             {
                 "HEYMARKET_SANDBOX_URL": sb.url,
                 "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
+                **STATUS_RUN,
                 **env,
             }
         ),
@@ -164,6 +196,22 @@ def meltano_build(tmp: Path, sb: Sandbox, loader: str, utility: str, env: dict) 
     text = log.read_text(errors="replace")
     assert "PASS=" in text and " ERROR=0 " in text, tail(log, 40)
     print(f"meltano run tap-heymarket {loader} {utility}:build: {took:.0f} s")
+    # The custom-fields model again, with the fields listed (a var: dbt's --vars).
+    fields = json.dumps({"heymarket_custom_fields": list(CUSTOM_FIELDS)}, ensure_ascii=False)
+    select = ["--select", "heymarket__contact_custom_fields", "--vars", fields]
+    proc = run_logged(
+        [*cmd[:-1], "invoke", utility, "build", *select],
+        cwd=ROOT,
+        env=clean_env(
+            {
+                "HEYMARKET_SANDBOX_URL": sb.url,
+                "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
+                **env,
+            }
+        ),
+        log=tmp / "custom-fields.log",
+    )
+    assert proc.returncode == 0, tail(tmp / "custom-fields.log", 40)
     return text
 
 
@@ -174,6 +222,21 @@ def messages() -> list[dict]:
         assert sb.server is not None
         store = sb.server.state.world.messages
         return [store.message(i) for i in range(len(store))]
+
+
+Contacts = tuple[list[dict], dict[str, str], list[dict]]
+
+
+@pytest.fixture(scope="module")
+def contacts() -> Contacts:
+    """The contacts the sandbox serves, the titles of its contact fields by id, and each
+    contact's status answer (POST /v1/contact/status)."""
+    with Sandbox(**SWITCHES) as sb:
+        assert sb.server is not None
+        world = sb.server.state.world
+        store = world.contacts
+        served = [store.contact(i) for i in range(len(store))]
+        return served, world.fields.titles(), [answer(store, i) for i in range(len(store))]
 
 
 @pytest.fixture(scope="module")
@@ -281,11 +344,50 @@ def test_opt_outs_are_attributed_as_in_python(built: Built, messages: list[dict]
             ]
             want[m["id"]] = max(before)[1] if before else None
     rows = built.rows(
-        "SELECT opt_out_message_id, attributed_broadcast_id FROM {marts}.heymarket__opt_outs"
+        "SELECT opt_out_message_id, attributed_broadcast_id FROM {marts}.heymarket__opt_outs "
+        "WHERE opt_out_kind = 'keyword'"
     )
     got = {int(r[0]): (int(r[1]) if r[1] is not None else None) for r in rows}
     assert got == want
     assert any(got.values()) and None in got.values()
+
+
+def test_status_opt_outs_are_attributed_as_in_python(
+    built: Built, messages: list[dict], contacts: Contacts
+) -> None:
+    """A contact whose status answer says `unsubscribed` is one opt-out, dated at the
+    contact's `updated` (contact_status's contact_updated), attributed to the latest
+    broadcast to its phone, from any inbox, within 72 hours before it."""
+    served, _, statuses = contacts
+    sends = [
+        (at(m["date"]), int(m["broadcast_id"]), real(m["conversation"]["inbox"]), m["target"])
+        for m in messages
+        if real(m["broadcast_id"]) and m["type"] == "outbound"
+    ]
+    want = {}
+    for contact, status in zip(served, statuses, strict=True):
+        assert status["id"] == contact["id"]
+        if status["unsubscribed"]:
+            when = at(contact["updated"])
+            before = [s for s in sends if s[3] == status["phone"] and s[0] <= when <= s[0] + WINDOW]
+            latest = max(before) if before else None
+            want[int(contact["id"])] = (
+                when,
+                status["phone"],
+                latest[1] if latest else None,
+                latest[2] if latest else None,
+            )
+    rows = built.rows(
+        "SELECT contact_id, CAST(opted_out_at AS VARCHAR), contact_phone, "
+        "attributed_broadcast_id, inbox_id, opt_out_status, opt_out_message_id, keyword "
+        "FROM {marts}.heymarket__opt_outs WHERE opt_out_kind = 'status'"
+    )
+    assert {(r[5], r[6], r[7]) for r in rows} <= {("unsubscribed", None, None)}
+    got = {int(r[0]): (loaded(r[1]), r[2], r[3], r[4]) for r in rows}
+    assert got == want
+    assert len(want) >= 5
+    attributed = sum(v[2] is not None for v in want.values())
+    print(f"status opt-outs: {len(want)}, attributed to a broadcast: {attributed}")
 
 
 def test_message_enhanced_has_every_message_with_its_direction(
@@ -300,6 +402,56 @@ def test_message_enhanced_has_every_message_with_its_direction(
     assert {r[0]: r[1] for r in rows} == dict(want)
 
 
+def test_contact_custom_fields_equal_the_contacts_values(built: Built, contacts: Contacts) -> None:
+    """One row per contact; per listed field, the contact's value for the field of that
+    title (null where it holds none, or an empty one: target-duckdb cannot load "" apart
+    from null, so the model says null for both)."""
+    served, titles, _ = contacts
+    ids = {title: key for key, title in titles.items() if title in CUSTOM_FIELDS}
+    assert set(ids) == set(CUSTOM_FIELDS), titles
+    want = {
+        int(c["id"]): tuple(as_loaded(c["custom"].get(ids[title])) for title in CUSTOM_FIELDS)
+        for c in served
+    }
+    columns = ", ".join(f'"{name}"' for name in CUSTOM_FIELDS.values())
+    rows = built.rows(
+        f"SELECT contact_id, {columns} FROM {{marts}}.heymarket__contact_custom_fields"
+    )
+    got = {int(r[0]): tuple(r[1:]) for r in rows}
+    assert got == want
+    filled = sum(v is not None for values in want.values() for v in values)
+    assert filled > 20 and any(all(v is None for v in values) for values in want.values())
+    print(f"contact custom fields: {len(want)} contacts, {filled} values in {len(ids)} columns")
+
+
+def test_contact_channels_are_one_row_per_contact_and_channel(
+    built: Built, contacts: Contacts
+) -> None:
+    served, _, _ = contacts
+    want = sorted(
+        (
+            int(c["id"]),
+            real(ch["id"]),
+            ch["channel_type"].lower(),
+            as_loaded(ch["channel_id"]),
+            as_loaded(ch["channel_handle"]),
+        )
+        for c in served
+        for ch in c["contact_channels"]
+    )
+    rows = built.rows(
+        "SELECT contact_id, contact_channel_id, channel_type, channel_id, channel_handle "
+        "FROM {marts}.stg_heymarket__contact_channels"
+    )
+    got = sorted((int(r[0]), int(r[1]), r[2], r[3], r[4]) for r in rows)
+    assert got == want
+    without = [c["id"] for c in served if not c["contact_channels"]]
+    assert without and len({r[0] for r in want}) == len(served) - len(without)
+    types = {r[2] for r in want}
+    assert {"phone", "email"} <= types
+    print(f"contact channels: {len(want)} rows, {len(without)} contacts with none, {types}")
+
+
 #: Every mart, read the same way from both warehouses (floats rounded, rows sorted).
 MART_QUERIES = {
     name: f"SELECT * FROM {{marts}}.{name}"
@@ -312,6 +464,8 @@ MART_QUERIES = {
         "heymarket__agent_daily",
         "heymarket__contacts_daily",
         "heymarket__message_enhanced",
+        "heymarket__contact_custom_fields",
+        "stg_heymarket__contact_channels",
     )
 }
 

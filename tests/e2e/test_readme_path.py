@@ -8,17 +8,21 @@ same, with a sandbox standing in for Heymarket:
 2. take every `sh` block of the section, fill in only the `NAME=...` placeholders (sandbox
    credentials, the test's Postgres) and run them, in order, in one bash (`set -euo
    pipefail`), with `TAP_HEYMARKET_API_URL` pointing at the sandbox: `make venv`, `meltano
-   install`, `meltano config test`, `meltano run` into DuckDB, Postgres and JSON lines, and
+   install`, `meltano config test`, `meltano run` into DuckDB and Postgres each followed by
+   the dbt package's build (`dbt-duckdb:build`, `dbt-postgres:build`), into JSON lines, and
    the plain Singer commands;
 3. run the section's `sql` block on the DuckDB file the section names;
 4. every table of every warehouse, the JSON-lines files and the Singer output hold exactly
    the sandbox's truth (its contacts include U+0000 characters, which the tap turns into
    U+FFFD: both warehouses hold U+FFFD);
-5. `make demo` in the same copy prints RESULT: OK, into its own file.
+5. every model the analytics issue names is built in both warehouses' analytics schema, with
+   one row per message and per contact of the truth, and every dbt build passed;
+6. `make demo` in the same copy prints RESULT: OK, into its own file.
 
 The copy stands alone: its .venv comes from `make venv` (pip's cache makes that about 40 s),
 its plugins from its own `meltano install`. Postgres: PGHOST's server, else a throwaway one
-(scripts/postgres_ci.sh); the test loads into a schema heymarket_e2e_readme_* and drops it.
+(scripts/postgres_ci.sh); the test loads into a schema heymarket_e2e_readme_*, dbt builds
+into heymarket_e2e_readme_*_analytics (both private to this run), and it drops both.
 """
 
 from __future__ import annotations
@@ -67,6 +71,22 @@ SWITCHES = {
     "shapes": "all",
 }
 TIMINGS: dict[str, float] = {}
+#: The models the analytics issue (21) names, which the README's builds must leave in the
+#: analytics schema of each warehouse (docs/analytics.md, "Models").
+MODELS = (
+    "heymarket__message_enhanced",
+    "heymarket__conversation_metrics",
+    "heymarket__inbox_daily",
+    "heymarket__agent_daily",
+    "heymarket__delivery_failures",
+    "heymarket__broadcasts",
+    "heymarket__opt_outs",
+    "heymarket__contacts_daily",
+    "heymarket__contact_custom_fields",
+    "stg_heymarket__contact_channels",
+)
+#: The schema dbt-duckdb builds in (the utility's default), in the copy's own DuckDB file.
+ANALYTICS_SCHEMA = "heymarket_analytics"
 
 
 def new_user_env(extra: dict[str, str]) -> dict[str, str]:
@@ -143,13 +163,13 @@ def nul_rows(copy: Path, kind: str, table: str, ids: list[int], env: dict, db: s
     return {int(r[0]): json.dumps(r[1:], ensure_ascii=False) for r in rows}
 
 
-def drop_schema(copy: Path, schema: str, env: dict[str, str]) -> None:
-    """Drop the test's Postgres schema, if the copy got as far as installing target-postgres."""
+def drop_schema(copy: Path, schemas: list[str], env: dict[str, str]) -> None:
+    """Drop the test's Postgres schemas, if the copy got as far as installing target-postgres."""
     python = copy / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "python"
     if python.exists():
         subprocess.run(
             [str(python), str(copy / "scripts" / "wh_query.py"), "postgres"],
-            input=json.dumps([{"sql": f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'}]),
+            input=json.dumps([{"sql": f'DROP SCHEMA IF EXISTS "{s}" CASCADE'} for s in schemas]),
             capture_output=True,
             text=True,
             env=env,
@@ -180,6 +200,7 @@ def test_readme_path_on_a_fresh_copy(tmp_path: Path, postgres_env: dict[str, str
     selected = selected_streams(copy)
 
     pg_schema = f"heymarket_e2e_readme_{uuid.uuid4().hex[:10]}"
+    pg_analytics = f"{pg_schema}_analytics"
     log = tmp_path / "readme-path.log"
     values = {
         "TAP_HEYMARKET_API_SECRET_ID": SECRET_ID,
@@ -198,8 +219,10 @@ def test_readme_path_on_a_fresh_copy(tmp_path: Path, postgres_env: dict[str, str
         env = new_user_env(
             {
                 "TAP_HEYMARKET_API_URL": sb.url,
-                # Only schemas named heymarket_e2e_* in a developer's own Postgres.
+                # Only schemas named heymarket_e2e_* in a developer's own Postgres: the
+                # load's, which dbt reads the raw tables from, and the models' own.
                 "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": pg_schema,
+                "DBT_POSTGRES_SCHEMA": pg_analytics,
             }
         )
         t0 = time.monotonic()
@@ -210,8 +233,9 @@ def test_readme_path_on_a_fresh_copy(tmp_path: Path, postgres_env: dict[str, str
             TIMINGS["readme_blocks"] = time.monotonic() - t0
             assert code == 0, f"the README's commands failed (exit {code}):\n{tail(log, 80)}"
             _check_loads(copy, db, sql, truth, selected, pg_schema, query_env, log)
+            _check_models(copy, db, truth, pg_analytics, query_env, log)
         finally:
-            drop_schema(copy, pg_schema, query_env)
+            drop_schema(copy, [pg_analytics, pg_schema], query_env)
 
     # make demo (the README's first command) in the same copy: its own sandbox, its own file.
     t0 = time.monotonic()
@@ -307,3 +331,43 @@ def _check_loads(
     assert state["bookmarks"]["contacts"]["replication_key_value"]
     again = records("sync-2.jsonl")
     assert again["contacts"] < full["contacts"] / 10, f"--state run was not incremental: {again}"
+
+
+def _check_models(
+    copy: Path, db: str, truth: dict, pg_analytics: str, query_env: dict[str, str], log: Path
+) -> None:
+    """The dbt builds the README runs after the DuckDB and the Postgres load: both passed
+    every model and test, and every model the issue names is in each analytics schema, with
+    one row per message and per contact of the sandbox's truth."""
+    builds = [
+        line for line in log.read_text(errors="replace").splitlines() if "Done. PASS=" in line
+    ]
+    assert len(builds) == 2, f"expected the DuckDB and the Postgres dbt build: {builds}"
+    for done in builds:
+        assert "WARN=0 ERROR=0 SKIP=0" in done and int(done.split("PASS=")[1].split()[0]) > 50, done
+    counts = truth_counts(truth)
+    want = {"heymarket__message_enhanced": counts["messages"]}
+    want["heymarket__contact_custom_fields"] = counts["contacts"]
+    for kind, schema, database in (
+        ("duckdb", ANALYTICS_SCHEMA, db),
+        ("postgres", pg_analytics, ""),
+    ):
+        (names,) = wh_query(
+            copy,
+            kind,
+            [f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}'"],
+            query_env,
+            database,
+        )
+        missing = set(MODELS) - {n for (n,) in names}
+        assert not missing, f"{kind}: models not built in {schema}: {sorted(missing)}"
+        rows = wh_query(
+            copy,
+            kind,
+            [f'SELECT count(*) FROM "{schema}"."{m}"' for m in want],
+            query_env,
+            database,
+        )
+        got = {m: r[0][0] for m, r in zip(want, rows, strict=True)}
+        assert got == want, (kind, got, want)
+    print(f"dbt models in both warehouses: {len(MODELS)} named, rows equal to the truth: {want}")

@@ -172,6 +172,11 @@ RUN_BY = {
     ".venv/bin/meltano --environment=sandbox run tap-heymarket target-duckdb dbt-duckdb:build": (
         "tests/e2e/test_analytics.py::test_dbt_build_passes_every_model_and_test"
     ),
+    # docs/analytics.md: the custom-fields model with the var given (the test's own fields).
+    ".venv/bin/meltano invoke dbt-duckdb build --select heymarket__contact_custom_fields "
+    '--vars \'{"heymarket_custom_fields": ["Company", "Loyalty tier"]}\'': (
+        "tests/e2e/test_analytics.py::test_contact_custom_fields_equal_the_contacts_values"
+    ),
     # docs/pypi.md (the index page): the installed wheel's own command.
     "tap-heymarket --about": (
         "tests/e2e/test_distribution.py::test_the_installed_wheel_runs_in_an_empty_venv"
