@@ -327,6 +327,53 @@ def test_conversation_metrics_equal_the_python_figures(built: Built, messages: l
     print(f"conversations: {len(want)}, answered: {answered}")
 
 
+def agent_day_figures(messages: list[dict]) -> dict[tuple[str, int], tuple[int, int, int, int]]:
+    """(day, agent) -> (messages in, messages out, conversations started, failures): in and
+    started attributed to the agent of the conversation's first response (by date, then id)."""
+    by_conversation: dict[int, list[dict]] = defaultdict(list)
+    for m in messages:
+        cid = real(m["conversation"]["id"])
+        if cid is not None:
+            by_conversation[cid].append(m)
+    figures: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for group in by_conversation.values():
+        inbound = [m for m in group if m["type"] == "inbound"]
+        if not inbound:
+            continue
+        first = min(at(m["date"]) for m in inbound)
+        replies = sorted(
+            (at(m["date"]), int(m["id"]), real(m["user"]))
+            for m in group
+            if m["type"] == "outbound" and not real(m["broadcast_id"]) and at(m["date"]) >= first
+        )
+        agent = replies[0][2] if replies else None
+        if agent is None:
+            continue
+        figures[(first.date().isoformat(), agent)][2] += 1
+        for m in inbound:
+            figures[(at(m["date"]).date().isoformat(), agent)][0] += 1
+    for m in messages:
+        user = real(m["user"])
+        if m["type"] == "outbound" and user is not None:
+            day = (at(m["date"]).date().isoformat(), user)
+            figures[day][1] += 1
+            figures[day][3] += m["status"] in FAILED
+    return {k: (a, b, c, d) for k, (a, b, c, d) in figures.items()}
+
+
+def test_agent_daily_equals_the_python_figures(built: Built, messages: list[dict]) -> None:
+    want = agent_day_figures(messages)
+    rows = built.rows(
+        "SELECT CAST(day AS VARCHAR), user_id, messages_in, messages_out, "
+        "conversations_started, failures FROM {marts}.heymarket__agent_daily"
+    )
+    got = {(r[0][:10], int(r[1])): (int(r[2]), int(r[3]), int(r[4]), int(r[5])) for r in rows}
+    assert got == want
+    totals = [sum(v[i] for v in want.values()) for i in range(4)]
+    assert all(totals), totals  # (every figure is met: the comparison can fail)
+    print(f"agent days: {len(want)}; in, out, started, failures: {totals}")
+
+
 def test_opt_outs_are_attributed_as_in_python(built: Built, messages: list[dict]) -> None:
     sends = [
         (m["target"], real(m["conversation"]["inbox"]), at(m["date"]), int(m["broadcast_id"]))
