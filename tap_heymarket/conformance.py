@@ -37,9 +37,12 @@ schema declares non-nullable that does not fit raises `ConformanceError`.
 
 The fitting of one value to its schema is fitting.py's; the fields of a record that need
 work are fitted by one function compiled from their schemas (fast_checks.py), which does
-what the fitters do with the usual cases inlined. The per-record cost is one
-dictionary pass: every field has a precomputed set of Python types that fit as they are
-(`Fitter.fast`); only the rest goes through the slow path.
+what the fitters do with the usual cases inlined. When no string needs a U+0000 search, a
+record is first handed to one such function of all its keys (`Conformer._keyed`: compiled
+once per set of keys); only a record with a value that does not fit goes on to the plans.
+There, the per-record cost is one dictionary pass: every field has a precomputed set of
+Python types that fit as they are (`Fitter.fast`); only the rest goes through the slow
+path.
 tests/unit/test_conformance.py proves the guarantee on arbitrary JSON values (Hypothesis).
 """
 
@@ -68,6 +71,11 @@ from tap_heymarket.fitting import (
 from tap_heymarket.metrics import log_counter
 
 _FitAll = t.Callable[[dict[str, t.Any]], None]
+#: `Conformer._keyed` holds at most this many key sets.
+_KEYED_MAX = 256
+#: After this many records of one key set that did not fit, that set skips `_keyed`.
+_KEYED_MISSES = 32
+_UNSET: t.Any = object()
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,10 @@ class Conformer:
         init=False, default_factory=dict
     )
     _fit_alls: dict[tuple[str, ...], _FitAll] = field(init=False, default_factory=dict)
+    #: keys -> the function that fits a record of these keys whole (`_keyed_fit`), or None.
+    _keyed: dict[tuple[str, ...], _FitAll | None] = field(init=False, default_factory=dict)
+    #: keys -> how many of its records that function handed back (`Unfit`).
+    _keyed_misses: Counter[tuple[str, ...]] = field(init=False, default_factory=Counter)
     _warned: set[str] = field(init=False, default_factory=set)
     _unknown_seen: set[str] = field(init=False, default_factory=set)
 
@@ -137,11 +149,27 @@ class Conformer:
         searched for one.
 
         The hot path: records of one answer share their keys and, mostly, their value
-        types, so what the types call for is decided once per (keys, types) and cached
-        (`_Plan`); per record that leaves two C-level passes (a range check of the ints, a
-        NUL search of the strings) and the fields that need real work.
+        types. Without a NUL search, the function compiled for the record's keys
+        (`_keyed_fit`) fits it whole, and only a record it hands back (`Unfit`: a value
+        for `extra_fields`) goes on. Otherwise what the types call for is decided once per
+        (keys, types) and cached (`_Plan`); per record that leaves two C-level passes (a
+        range check of the ints, a NUL search of the strings) and the fields that need
+        real work.
         """
         scrubbing = self.replace_nul and not clean
+        if not scrubbing:
+            # First, the one function of the record's keys, which fits every field as its
+            # fitter would; a value that does not fit hands the record to the plans below.
+            keys = tuple(record)
+            fit = self._keyed.get(keys, _UNSET)
+            if fit is _UNSET:
+                fit = self._keyed_fit(keys)
+            if fit is not None:
+                try:
+                    fit(record)
+                    return record
+                except Unfit:
+                    self._keyed_missed(keys)
         signature = (scrubbing, tuple(record), tuple(map(type, record.values())))
         plan = self._plans.get(signature)
         if plan is None:
@@ -180,6 +208,37 @@ class Conformer:
         elif plan.add_extra:
             record[EXTRA_FIELDS] = None
         return record
+
+    def _keyed_fit(self, keys: tuple[str, ...]) -> _FitAll | None:
+        """The function that conforms a record of `keys` whole when every value fits (as it
+        is or after a coercion), compiled once per keys; None where a record of them needs
+        more than fitting: a field with no column, the API's own `extra_fields`, or one
+        already filled."""
+        if len(self._keyed) >= _KEYED_MAX:
+            return None  # (keys that vary without end: the plans alone)
+        fit: _FitAll | None = None
+        if (
+            self.has_extra
+            and EXTRA_FIELDS not in keys
+            and API_EXTRA_FIELDS not in keys
+            and all(k in self.fitters or k in self.trusted for k in keys)
+        ):
+            props = self.schema.get("properties") or {}
+            wanted = [k for k in keys if k in self.fitters]
+            fit = compile_fit(
+                {k: props[k] for k in wanted},
+                {k: self.fitters[k] for k in wanted},
+                then_null=EXTRA_FIELDS,
+            )
+        self._keyed[keys] = fit
+        return fit
+
+    def _keyed_missed(self, keys: tuple[str, ...]) -> None:
+        """A record of `keys` did not fit: after `_KEYED_MISSES` of them, records of these
+        keys go straight to the plans (which would do the work twice otherwise)."""
+        self._keyed_misses[keys] += 1
+        if self._keyed_misses[keys] >= _KEYED_MISSES:
+            self._keyed[keys] = None
 
     def _untrusted(self, record: dict[str, t.Any]) -> list[str]:
         return [key for key in record if key not in self.trusted]

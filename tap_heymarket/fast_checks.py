@@ -13,15 +13,20 @@ Whatever an inline path does not take for certain (several scalar types, objects
 keys their schema does not list, depth beyond `MAX_DEPTH`, any conversion other than
 those) goes to the field's fitter, so the function's result is the fitter's.
 
-It is only used when no string needs a U+0000 search. tests/unit/test_conformance.py
-proves on arbitrary values that it leaves, converts and refuses exactly as the fitters.
+conformance.py compiles one for all the fields of a record's keys (`Conformer._keyed`,
+the whole record, `extra_fields` set to null at the end) and one per set of columns that
+its plans send to work. It is only used when no string needs a U+0000 search.
+tests/unit/test_conformance.py proves on arbitrary values that it leaves, converts and
+refuses exactly as the fitters.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import operator
 import typing as t
+from datetime import datetime
 
 from tap_heymarket import timestamps
 
@@ -35,11 +40,13 @@ _SCALARS = ("boolean", "integer", "number", "string")
 
 
 def compile_fit(
-    schemas: t.Mapping[str, t.Any], fitters: t.Mapping[str, Fitter]
+    schemas: t.Mapping[str, t.Any],
+    fitters: t.Mapping[str, Fitter],
+    then_null: str | None = None,
 ) -> t.Callable[[dict[str, t.Any]], None]:
     """A function that fits every field of `schemas` of a record in place, exactly as
-    `fitters[key].fit(value, False)` would (raising `Unfit` where it would), with the
-    usual cases inlined:
+    `fitters[key].fit(value, False)` would (raising `Unfit` where it would), and then sets
+    the field `then_null` (if any) to null, with the usual cases inlined:
 
     * a value the field's inline expression (`_expr`) says fits as it is, is left alone;
     * a date-time string is parsed and re-cut by `timestamps.read` (no dispatch);
@@ -64,13 +71,29 @@ def compile_fit(
                 f"    v = r[{key!r}]\n    if not {expr}:\n        r[{key!r}] = {slow}(v, False)\n"
             )
             continue
-        special = _datetime_fit(schema, fitter) or _object_list_fit(schema, fitter)
+        datetime_fit = _datetime_fit(schema, fitter)
+        if datetime_fit is not None:
+            name = f"_special{next(names)}"
+            constants[name] = datetime_fit
+            constants["_fromiso"] = datetime.fromisoformat
+            body.append(_RECUT.format(key=key, fit=name))
+            continue
+        special = _object_list_fit(schema, fitter)
         if special is not None:
             name = f"_special{next(names)}"
             constants[name] = special
             body.append(f"    r[{key!r}] = {name}(r[{key!r}])\n")
         else:
-            body.append(f"    r[{key!r}] = {slow}(r[{key!r}], False)\n")
+            # No inline check: the fitter, unless the value's type fits as it is (an int is
+            # always the fitter's, which checks its range).
+            fast = f"_fast{next(names)}"
+            constants[fast] = fitter.fast - {int}
+            body.append(
+                f"    v = r[{key!r}]\n    if type(v) not in {fast}:\n"
+                f"        r[{key!r}] = {slow}(v, False)\n"
+            )
+    if then_null is not None:
+        body.append(f"    r[{then_null!r}] = None\n")
     source = "def fit(r):\n" + ("".join(body) or "    pass\n")
     return _compiled(source, "fit", constants)
 
@@ -81,6 +104,26 @@ def _compiled(source: str, name: str, constants: dict[str, t.Any]) -> t.Any:
     function = scope[name]
     function.__doc__ = source  # (what it does, for tests and debugging)
     return function
+
+
+#: A date-time column in the API's usual forms, `...SS.mmmZ` and `...SS.ffffffZ`, re-cut
+#: inline (what `timestamps.read` does for them, without two calls per value): the text
+#: must parse (a date such as February 30th does not), and the six separators are where
+#: the calendar form has them (Python also parses week dates and `,` fractions). Any other
+#: value goes to the column's `_datetime_fit`.
+_RECUT = """\
+    v = r[{key!r}]
+    if (type(v) is str and v[4:20:3] == "--T::." and v[-1:] == "Z"
+            and ((n := len(v)) == 24 or n == 27)):
+        try:
+            _fromiso(v)
+        except (ValueError, OverflowError):
+            r[{key!r}] = {fit}(v)
+        else:
+            r[{key!r}] = v[:23] + "000+00:00" if n == 24 else v[:26] + "+00:00"
+    else:
+        r[{key!r}] = {fit}(v)
+"""
 
 
 def _datetime_fit(schema: t.Any, fitter: Fitter) -> t.Callable[[t.Any], t.Any] | None:
@@ -139,31 +182,22 @@ def _object_list_fit(schema: t.Any, fitter: Fitter) -> t.Callable[[t.Any], t.Any
         "        if not e.keys() <= _keys:",
         "            return _slow(v, False)  # (keys the schema does not list: the fitter's)",
         "        n = None",
+        # Every property present (the usual case): their values in one C call.
+        "        if len(e) == _count:",
+        f"            {', '.join(f'x{j}' for j in range(len(props)))}, = _every(e)",
     ]
     constants.update(_kinds=frozenset(kinds), _null_items="null" in item_kinds)
-    for key, sub in props.items():
-        expr = _expr(sub, "x", 1, names, constants)
-        if expr is None:
+    constants.update(_count=len(props), _every=_values_getter(list(props)))
+    for j, (key, sub) in enumerate(props.items()):
+        check = _property_check(key, sub, f"x{j}", names, constants, absent=False)
+        if check is None:
             return None
-        lines += [
-            f"        x = e.get({key!r}, _ABSENT)",
-            f"        if not (x is _ABSENT or {expr}):",
-        ]
-        sub_kinds = _types(sub) or []
-        scalars = [k for k in sub_kinds if k in _SCALARS]
-        if len(scalars) > 1 and scalars[0] == "integer" and "string" in scalars:
-            # `Fitter.fit`'s own first step for a column that prefers integers.
-            lines += [
-                "            if (type(x) is str and x.isascii() and x.isdigit() and len(x) < 19",
-                "                    and (x[0] != '0' or x == '0')):",
-                "                if n is None:",
-                "                    n = dict(e)",
-                f"                n[{key!r}] = int(x)",
-                "            else:",
-                "                return _slow(v, False)",
-            ]
-        else:
-            lines.append("            return _slow(v, False)")
+        lines += ["    " + line for line in check]
+    lines.append("        else:")
+    for key, sub in props.items():
+        check = _property_check(key, sub, "x", names, constants, absent=True)
+        assert check is not None  # (the same schemas as above)
+        lines += [f"            x = e.get({key!r}, _ABSENT)"] + ["    " + line for line in check]
     lines += [
         "        if n is not None:",
         "            if out is None:",
@@ -177,6 +211,51 @@ def _object_list_fit(schema: t.Any, fitter: Fitter) -> t.Callable[[t.Any], t.Any
     return t.cast(
         "t.Callable[[t.Any], t.Any]", _compiled("\n".join(lines) + "\n", "fit", constants)
     )
+
+
+def _values_getter(keys: list[str]) -> t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]]:
+    """The values of `keys` of a dict, as a tuple (one key too), in one C call."""
+    if len(keys) == 1:
+        (key,) = keys
+        return lambda e: (e[key],)
+    return operator.itemgetter(*keys)
+
+
+def _property_check(
+    key: str,
+    sub: t.Any,
+    var: str,
+    names: t.Iterator[int],
+    constants: dict[str, t.Any],
+    *,
+    absent: bool,
+) -> list[str] | None:
+    """The lines (at the loop's depth) that check one property of a list's object, held in
+    `var` (`_ABSENT` when the object lacks it, if `absent`): left as it is when it fits,
+    a digit string made an int where the schema prefers integers (in the object's copy
+    `n`), anything else the fitter's; None when the schema is not checked inline."""
+    expr = _expr(sub, var, 1, names, constants)
+    if expr is None:
+        return None
+    lines = [
+        f"        if not ({var} is _ABSENT or {expr}):" if absent else f"        if not {expr}:"
+    ]
+    sub_kinds = _types(sub) or []
+    scalars = [k for k in sub_kinds if k in _SCALARS]
+    if len(scalars) > 1 and scalars[0] == "integer" and "string" in scalars:
+        # `Fitter.fit`'s own first step for a column that prefers integers.
+        lines += [
+            f"            if (type({var}) is str and {var}.isascii() and {var}.isdigit()",
+            f"                    and len({var}) < 19 and ({var}[0] != '0' or {var} == '0')):",
+            "                if n is None:",
+            "                    n = dict(e)",
+            f"                n[{key!r}] = int({var})",
+            "            else:",
+            "                return _slow(v, False)",
+        ]
+    else:
+        lines.append("            return _slow(v, False)")
+    return lines
 
 
 def _expr(

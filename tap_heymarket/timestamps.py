@@ -59,7 +59,7 @@ def normalize_text(text: str, parsed: datetime) -> str:
     size = len(body)
     # Only the calendar form YYYY-MM-DDTHH:MM:SS: Python also parses week dates
     # (`2026-W22-7T...`) and basic forms, whose text is not the output's.
-    if size < 19 or body[4] + body[7] + body[10] + body[13] + body[16] != "--T::":
+    if size < 19 or body[4:17:3] != "--T::":
         return normalize(parsed)
     if size == 19:
         return body + ".000000+00:00"
@@ -84,11 +84,7 @@ def read(text: str) -> tuple[datetime, str]:
     # `...SS.ffffffZ` and `...SS.fffZ`, the API's usual forms: the output is that text
     # with `+00:00` (and the microseconds' zeros).
     size = len(text)
-    if (
-        (size == 27 or size == 24)
-        and text[-1] == "Z"
-        and text[4] + text[7] + text[10] + text[13] + text[16] + text[19] == "--T::."
-    ):
+    if (size == 27 or size == 24) and text[-1] == "Z" and text[4:20:3] == "--T::.":
         return parsed, (text[:26] if size == 27 else text[:23] + "000") + "+00:00"
     return parsed, normalize_text(text, parsed)
 

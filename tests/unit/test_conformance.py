@@ -416,6 +416,24 @@ def test_nul_is_replaced_in_the_json_text_exactly_as_in_the_values(value: t.Any)
     for nested in (value, {"k\x00\\u0000": [value, "\\\\u0000\x00"]}):
         raw = json.dumps(nested).encode()
         assert msgspec.json.decode(without_nul(raw)) == scrub_any(nested)
+        # json_text steps from backslash to backslash (or, where they are dense, searches):
+        # the same text, and "may hold U+0000" exactly when a string or key does.
+        assert json_text(raw, True) == (without_nul(raw), False)
+        assert json_text(raw, False) == (raw, scrub_any(nested) != nested)
+
+
+@pytest.mark.parametrize("escapes", [0, 1, 3, 40, 4000])
+def test_nul_escapes_are_found_however_dense_the_backslashes(escapes: int) -> None:
+    """answers.json_text takes one of two ways by how dense the escapes are (one per 512
+    bytes): both find every `\\u0000`, after any run of backslashes, and nothing else."""
+    filler = "x" * 600
+    texts = [filler + "\n" * escapes + "\\" * (escapes % 3) + "\x00" for _ in range(5)]
+    texts += ["\\u0000", "\\" * 3 + "u0000\x00", filler]
+    raw = json.dumps(texts).encode()
+    assert json_text(raw, True) == (without_nul(raw), False)
+    assert msgspec.json.decode(json_text(raw, True)[0]) == scrub_any(texts)
+    assert json_text(raw, False) == (raw, True)
+    assert json_text(json.dumps([texts[-3], texts[-1]]).encode(), False)[1] is False
 
 
 def test_an_answer_s_text_is_searched_once_and_a_raw_nul_is_not_json() -> None:
@@ -469,6 +487,21 @@ def test_a_compiled_fit_does_what_the_fitter_does(stream_name: str, data: st.Dat
             assert msgspec.json.encode(value) == msgspec.json.encode(sent), "input changed"
 
 
+#: The API's usual timestamp forms (re-cut inline by fast_checks.py), and texts of their
+#: length and separators that are not one: an impossible date, a week date, a `,` fraction.
+TIMESTAMP_FORMS = [
+    "2026-05-31T21:54:13.204Z",
+    "2026-05-31T21:54:13.204123Z",
+    "2026-02-30T21:54:13.204Z",
+    "2026-05-31T25:54:13.204123Z",
+    "2026-W22-7T21:54:13.204Z",
+    "2026-05-31T21:54:13,204Z",
+    "2026-05-31 21:54:13.204Z",
+    "2026-05-31T21:54:13.2+1Z",
+    "2026-05-31T21:54:13.204+00:00",
+]
+
+
 def shaped(schema: t.Any, depth: int = 0) -> st.SearchStrategy[t.Any]:
     """Values near `schema`, mostly of its types: objects keyed by its properties, lists of
     its items, ints near the BIGINT limits, digit strings, and now and then any JSON."""
@@ -483,6 +516,8 @@ def shaped(schema: t.Any, depth: int = 0) -> st.SearchStrategy[t.Any]:
         options.append(st.booleans())
     if "string" in kinds:
         options.append(text)
+        if schema.get("format") == "date-time":
+            options.append(st.sampled_from(TIMESTAMP_FORMS))
     if "integer" in kinds or "number" in kinds:
         digits = st.integers(0, 99).map(str) | st.sampled_from(["007", "0", "\u0663", "\u00b2"])
         options += [st.integers(-(2**63) - 1, 2**63), st.integers(0, 99), digits]
@@ -535,7 +570,9 @@ def test_compiled_fits_inline_the_json_columns() -> None:
     fitters = _conformer("contacts").fitters
     keys = ("note", "contact_channels", "created")
     fit_all = compile_fit({k: contacts[k] for k in keys}, fitters)
-    assert (fit_all.__doc__ or "").count("_special") == 3, fit_all.__doc__
+    source = fit_all.__doc__ or ""
+    assert len(set(re.findall(r"_special\d+", source))) == 3, source
+    assert "_fromiso(v)" in source  # `created` re-cut inline
     same = [{"id": 7, "contact_id": 8, "channel_type": "sms"}]
     for _ in range(3):  # (the second and third meet a shape the loop remembers)
         record = {
@@ -557,3 +594,74 @@ def test_compiled_fits_inline_the_json_columns() -> None:
                 "created": None,
             }
         )
+
+
+class _NoKeyed(dict[tuple[str, ...], t.Any]):
+    """`Conformer._keyed` that never holds a function: the record goes to the plans."""
+
+    def get(self, key: tuple[str, ...], default: t.Any = None) -> None:  # type: ignore[override]
+        return None
+
+
+def _near_schema(stream_name: str) -> st.SearchStrategy[dict]:
+    """Records of the stream whose values are mostly of their columns' shapes (so that
+    whole records fit and `Conformer._keyed` keeps them), now and then any JSON, now and
+    then a field the schema does not list, with no U+0000 anywhere."""
+    plan = TAP.streams[stream_name].conformer()
+    props = plan.schema["properties"]
+    fixed = {
+        k: st.just(_valid_trusted(stream_name, k, props[k])) for k in plan.trusted if k in props
+    }
+    near = {k: (shaped(props[k]) | json_values).map(scrub_any) for k in props}
+    optional = {
+        k: near[k] | near[k].map(_ids_as_text)  # (digit-string ids, converted)
+        for k in props
+        if k not in plan.trusted and k != EXTRA_FIELDS
+    }
+    if not plan.has_extra:
+        optional = {k: v.map(BUILT_BY_THE_STREAM[stream_name, k]) for k, v in optional.items()}
+    elif stream_name == "messages":
+        optional["not_in_schema"] = st.integers()
+    return st.fixed_dictionaries(fixed, optional=optional)
+
+
+@pytest.mark.parametrize("stream_name", STREAMS)
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+@given(data=st.data())
+def test_a_record_fitted_whole_is_what_the_plans_make_of_it(
+    stream_name: str, data: st.DataObject
+) -> None:
+    """conformance.py: a record from an answer with no U+0000 is fitted by one function of
+    its keys (`_keyed`); one that does not fit goes on to the plans. Either way the record
+    is what the plans alone make of it, it validates, and a second record of the same keys
+    (a compiled function met again) comes out the same way."""
+    keyed = _conformer(stream_name, replace_nul=False)
+    plans = _conformer(stream_name, replace_nul=False)
+    plans._keyed = _NoKeyed()  # the plans alone
+    for _ in range(2):
+        record = data.draw(_near_schema(stream_name))
+        sent = copy.deepcopy(record)
+        expected = plans.conform(copy.deepcopy(record))
+        out = keyed.conform(record, clean=True)
+        assert msgspec.json.encode(out) == msgspec.json.encode(expected), sent
+        assert _typed(out) == _typed(expected)
+        assert not list(_validator(keyed.schema).iter_errors(out))
+
+
+def test_keys_whose_records_keep_not_fitting_go_straight_to_the_plans() -> None:
+    """After `_KEYED_MISSES` records of one set of keys that did not fit, that set skips the
+    keyed function (which would only fit the record twice); the records stay right."""
+    plan = _conformer("messages", replace_nul=False)
+    keys = ("id", "date", "super", "updated")
+    for n in range(40):
+        record = {"id": n, "date": "2024-05-01T12:34:56.789000+00:00", "super": "maybe"}
+        record["updated"] = record["date"]
+        out = plan.conform(record, clean=True)
+        assert out["super"] is None and out[EXTRA_FIELDS] == {"super": "maybe"}
+    assert plan._keyed[keys] is None and plan._keyed_misses[keys] == 32
+    assert plan.not_conformed["super"] == 40
+    fits = {"id": 1, "date": "2024-05-01T12:34:56.789000+00:00", "super": 1}
+    fits["updated"] = fits["date"]
+    assert plan.conform(fits, clean=True)["super"] is True
