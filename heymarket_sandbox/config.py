@@ -120,7 +120,8 @@ SWITCHES: dict[str, Switch] = {
             "bool",
             False,
             "messages in threads: a pool of phones, broadcasts answered within and after 72 h, "
-            "opt-out keywords (data/threads.py)",
+            "opt-out keywords (data/threads.py); with conversations, threads carry the ids and "
+            "status of served conversations (data/links.py)",
         ),
         Switch(
             "messages_cursor_field",

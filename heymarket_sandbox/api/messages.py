@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..data.messages import Query
+from ..data.message_query import Query
 from ..data.mutation import Mutation
 from ..timefmt import parse_date_ns
 from .request import ApiError, Call, RawJson, Route, int_field, limit_field

@@ -11,7 +11,9 @@ most recently updated message is an older one (a late status change), so the ord
 id descending, or the reverse with `ascending` (a `Query` says which).
 
 Per message only the id, the two times, the status, the direction, the broadcast and a
-version counter live in arrays; every other field is derived from (seed, id).
+version counter live in arrays; every other field is derived from (seed, id), but for the
+phones, inboxes and replies of `threads` (threads.py) and, with conversations too, the
+`conversation` of a thread linked to one (links.py). The queries are message_query.py's.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import json
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from random import Random
 from typing import Any
 
 from ..timefmt import SPAN_US, START_US, US, fmt
+from . import message_query
 from .common import stream
+from .links import Links, echo
+from .message_query import Query
 from .threads import Threads, weave
 
 #: Outbound statuses, then the inbound ones; a status change moves along its cycle.
@@ -97,7 +101,11 @@ class MessageStore:
         self.inboxes = [{"id": i["id"], "phone": i["phone"]} for i in inboxes]
         #: Authorized `POST /v1/messages/all` requests (for `mutate_every`).
         self.requests = 0
-        self._json: dict[int, tuple[int, bytes]] = {}
+        #: With `threads` and conversations: the conversation each thread belongs to
+        #: (links.py; set by the World with `relink`).
+        self.links = Links()
+        #: Encoded messages by index, with the key they were encoded at (`_cache_key`).
+        self._json: dict[int, tuple[tuple[int, int], bytes]] = {}
         self._build(n)
 
     def _build(self, n: int) -> None:
@@ -242,14 +250,34 @@ class MessageStore:
             "target_errors": [{"target": target, "error": "undeliverable"}] if failed else [],
             "targets": [target] if bid else None,
         }
+        linked = self._linked(idx)
+        if linked is not None:  # after every draw above, so that the other fields stay
+            out["conversation"] = echo(linked)
         if rr.random() < 0.2:
             # Documented nowhere: what the tap must keep in `extra_fields`.
             out["segments"] = 1 + rr.randrange(3)
             out["carrier"] = rr.choice(("T-Mobile", "Verizon", "AT&T"))
         return out
 
+    def _linked(self, idx: int) -> dict[str, Any] | None:
+        """The conversation record message `idx`'s thread is linked to, if any."""
+        return None if self.threads is None else self.links.conversation(self.threads, idx)
+
+    def relink(self, links: Links) -> None:
+        """Take the thread links (links.py) the World made; forget every encoded message,
+        whose `conversation` may have changed with them."""
+        self.links = links
+        self._json.clear()
+
+    def _cache_key(self, idx: int) -> tuple[int, int]:
+        """What an encoded message depends on besides (seed, id): its `updated` and status,
+        and the version of its linked conversation (a closed or reopened one changes the
+        message's `conversation.status` without touching the message)."""
+        linked = self._linked(idx)
+        return self.upd[idx] * 8 + self.status[idx], 0 if linked is None else linked["version"]
+
     def message_json(self, idx: int) -> bytes:
-        key = self.upd[idx] * 8 + self.status[idx]
+        key = self._cache_key(idx)
         hit = self._json.get(idx)
         if hit is not None and hit[0] == key:
             return hit[1]
@@ -263,53 +291,11 @@ class MessageStore:
         return b"[" + b",".join([self.message_json(i) for i in idxs]) + b"]"
 
     # ------------------------------------------------------------------ queries
-    def _range(self, order: array, key: array, cut: Query) -> tuple[int, int]:
-        """[lo, hi) of `order` (ascending by `key`) that passes the cursor."""
-        n = len(order)
-        if cut.cut_ns is None:
-            return 0, n
-        floor_us, ceil_us = cut.cut_ns // 1000, -(-cut.cut_ns // 1000)
-        get = key.__getitem__
-        if cut.before:
-            if cut.inclusive:  # key*1000 <= cut
-                return 0, bisect.bisect_right(order, floor_us, key=get)
-            return 0, bisect.bisect_left(order, ceil_us, key=get)  # key*1000 < cut
-        if cut.inclusive:  # key*1000 >= cut
-            return bisect.bisect_left(order, ceil_us, key=get), n
-        return bisect.bisect_right(order, floor_us, key=get), n  # key*1000 > cut
-
     def select(self, q: Query) -> list[int]:
-        order = self.by_upd if q.sort_updated else self.by_date
-        if q.filter_updated == q.sort_updated:
-            lo, hi = self._range(order, self.upd if q.sort_updated else self.date, q)
-            if q.ascending:
-                start = lo + q.offset
-                return list(order[start : min(hi, start + q.limit)]) if start < hi else []
-            start = hi - 1 - q.offset
-            stop = max(start - q.limit, lo - 1)
-            return [order[j] for j in range(start, stop, -1)] if start >= lo else []
-        # Sorted by `updated`, filtered on `date`: scan in order.
-        passes = q.passes(self.date)
-        everything = range(len(order))
-        positions: Iterator[int] = iter(everything) if q.ascending else reversed(everything)
-        out: list[int] = []
-        skip = q.offset
-        for j in positions:
-            idx = order[j]
-            if not passes(idx):
-                continue
-            if skip:
-                skip -= 1
-                continue
-            out.append(idx)
-            if len(out) == q.limit:
-                break
-        return out
+        return message_query.select(self.by_date, self.by_upd, self.date, self.upd, q)
 
     def count(self, q: Query) -> int:
-        key = self.upd if q.filter_updated else self.date
-        lo, hi = self._range(self.by_upd if q.filter_updated else self.by_date, key, q)
-        return hi - lo
+        return message_query.count(self.by_date, self.by_upd, self.date, self.upd, q)
 
     # ------------------------------------------------------------------ mutation
     def _index(self, message_id: int) -> int | None:
@@ -392,34 +378,3 @@ class MessageStore:
             extra["updated"] = {str(ids[i]): fmt_trimmed(upd[i]) for i in range(len(ids))}
             extra["date"] = {str(ids[i]): fmt_trimmed(date[i]) for i in range(len(ids))}
         return stream({str(ids[i]): fmt_trimmed(upd[i]) for i in range(len(ids))}, **extra)
-
-
-@dataclass(frozen=True)
-class Query:
-    """What one messages request asks for, already read per the switches (api/messages.py
-    parses the body into one)."""
-
-    limit: int
-    offset: int
-    #: the cursor in ns, or None (no cursor)
-    cut_ns: int | None
-    #: sorted by `updated` (else by the created `date`)
-    sort_updated: bool
-    #: the cursor filters on `updated` (else on `date`)
-    filter_updated: bool
-    ascending: bool
-    #: the cursor is an upper bound (else a lower one)
-    before: bool
-    inclusive: bool
-
-    def passes(self, key: array) -> Callable[[int], bool]:
-        cut = self.cut_ns
-        if cut is None:
-            return lambda idx: True
-        if self.before:
-            if self.inclusive:
-                return lambda idx: key[idx] * 1000 <= cut
-            return lambda idx: key[idx] * 1000 < cut
-        if self.inclusive:
-            return lambda idx: key[idx] * 1000 >= cut
-        return lambda idx: key[idx] * 1000 > cut

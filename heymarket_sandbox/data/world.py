@@ -1,6 +1,7 @@
 """`World`: every resource's store for one configuration, deterministic from the seed;
 rebuilt per switch (`reconfigure`), mutated (`mutate`, one `Mutation`) and hard-deleted from
-(`delete`) across resources. What a full sync must end with is in truth.py."""
+(`delete`) across resources; the threads of the messages linked to the conversations
+(links.py) whenever either changes. What a full sync must end with is in truth.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from ..config import RESOURCE_SWITCHES
 from ..timefmt import Clock
-from . import contact_fields, conversations, inboxes, surveys, tags, team, templates
+from . import contact_fields, conversations, inboxes, links, surveys, tags, team, templates
 from .contacts import ContactStore
 from .deletes import DELETABLE
 from .messages import MessageStore
@@ -31,6 +32,22 @@ class World:
         self.tags = tags.Tags(r, self.clock, self.team_id)
         for name in RESOURCE_SWITCHES:
             self.build(name, cfg)
+        self.link()
+
+    def link(self) -> None:
+        """Link the messages' threads to the conversations afresh (links.py): after a
+        build, and whenever either store is rebuilt (the old links name records gone)."""
+        m = self.messages
+        m.relink(
+            links.link(
+                m.threads,
+                date=m.date,
+                inbound=m.inbound,
+                inbox_ids=[i["id"] for i in m.inboxes],
+                items=self.conversations.items,
+                seed=self.seed,
+            )
+        )
 
     def build(self, name: str, cfg: dict[str, Any]) -> None:
         """(Re)build one resource from the configuration (losing its mutations)."""
@@ -89,6 +106,8 @@ class World:
         ]
         for name in changed:
             self.build(name, new)
+        if {"messages", "conversations"} & set(changed):
+            self.link()
         return changed
 
     def mutate(self, m: Mutation) -> dict[str, list[int]]:
@@ -107,6 +126,11 @@ class World:
             out["field_ids"] = self.fields.rename(m.fields)
         if m.conversations or m.new_conversations:
             changed_c, created_c = self.conversations.mutate(m.conversations, m.new_conversations)
+            # The same threads, the same conversations: only their records changed (status,
+            # `updated`, version). New conversations take no thread, so that no message
+            # moves to another conversation without a change of its own.
+            self.messages.links.refresh(self.conversations.items)
+            self.messages.relink(self.messages.links)
             out |= {"conversation_ids": changed_c, "created_conversation_ids": created_c}
         return out
 

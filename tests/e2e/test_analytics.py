@@ -5,13 +5,16 @@ straight from the sandbox's messages.
 sandbox whose messages are threaded (`threads`: conversations with both directions,
 broadcasts answered within and after 72 hours, opt-out keywords in several spellings), into
 a private DuckDB file. `dbt build` runs every model, its data tests and its unit tests (reply
-pairing, the 72-hour window, keyword parsing, first responses). Then each mart named below
-is read back and compared, row by row, with the same definition applied in Python to the
-messages the sandbox serves (`MessageStore.message`), never to the tap's output:
+pairing, the 72-hour window, keyword parsing, first responses, resolutions). Then each mart
+named below is read back and compared, row by row, with the same definition applied in Python
+to the messages the sandbox serves (`MessageStore.message`), never to the tap's output:
 
 * heymarket__broadcasts: messages, recipients, delivered, failed, responded, opted out;
 * heymarket__conversation_metrics: the conversations with messages, and for each its first
-  inbound message, first response and the minutes between;
+  inbound message, first response and the minutes between; and its resolution (closed, last
+  `updated` at or after the first inbound message), from the conversations the sandbox
+  serves (`ConversationStore.obj`), whose threads of messages it links to them
+  (heymarket_sandbox/data/links.py);
 * heymarket__opt_outs: each keyword reply and the broadcast it is attributed to, and each
   contact whose status is `unsubscribed` (the run selects contact_status, with
   read_contact_status on) and the broadcast that is attributed to (the status answers the
@@ -50,6 +53,7 @@ from heymarket_dev.meltano import (
 )
 from heymarket_sandbox import Sandbox
 from heymarket_sandbox.data.contact_status import answer
+from heymarket_sandbox.state import State
 from tests.support.warehouse_truth import warehouse_rows
 
 SWITCHES = {"contacts": 300, "seed": 17, "messages": 2000, "conversations": 60, "threads": True}
@@ -216,27 +220,40 @@ def meltano_build(tmp: Path, sb: Sandbox, loader: str, utility: str, env: dict) 
 
 
 @pytest.fixture(scope="module")
-def messages() -> list[dict]:
-    """The messages the sandbox serves (the same data for every warehouse: same seed)."""
+def served() -> State:
+    """The sandbox's data and configuration, as every warehouse's run reads them (same seed,
+    same switches): what the Python figures are computed from, never the tap's output."""
     with Sandbox(**SWITCHES) as sb:
         assert sb.server is not None
-        store = sb.server.state.world.messages
-        return [store.message(i) for i in range(len(store))]
+        return sb.server.state
+
+
+@pytest.fixture(scope="module")
+def messages(served: State) -> list[dict]:
+    """The messages the sandbox serves."""
+    store = served.world.messages
+    return [store.message(i) for i in range(len(store))]
+
+
+@pytest.fixture(scope="module")
+def conversations(served: State) -> list[dict]:
+    """Every conversation as POST /v1/conversations serves it (`status`, `updated`)."""
+    store = served.world.conversations
+    types = served.config["conversation_types"]
+    return [store.obj(c, 0, types) for c in store.items]
 
 
 Contacts = tuple[list[dict], dict[str, str], list[dict]]
 
 
 @pytest.fixture(scope="module")
-def contacts() -> Contacts:
+def contacts(served: State) -> Contacts:
     """The contacts the sandbox serves, the titles of its contact fields by id, and each
     contact's status answer (POST /v1/contact/status)."""
-    with Sandbox(**SWITCHES) as sb:
-        assert sb.server is not None
-        world = sb.server.state.world
-        store = world.contacts
-        served = [store.contact(i) for i in range(len(store))]
-        return served, world.fields.titles(), [answer(store, i) for i in range(len(store))]
+    world = served.world
+    store = world.contacts
+    rows = [store.contact(i) for i in range(len(store))]
+    return rows, world.fields.titles(), [answer(store, i) for i in range(len(store))]
 
 
 @pytest.fixture(scope="module")
@@ -325,6 +342,63 @@ def test_conversation_metrics_equal_the_python_figures(built: Built, messages: l
             assert loaded_minutes == pytest.approx(minutes, abs=1e-6), cid
     assert answered > 50
     print(f"conversations: {len(want)}, answered: {answered}")
+
+
+def resolutions(
+    messages: list[dict], conversations: list[dict]
+) -> dict[int, tuple[datetime | None, float | None]]:
+    """conversation -> (resolved at, minutes from the first inbound message) for every
+    conversation with messages: resolved when the conversation the sandbox serves under that
+    id is closed and was last updated at or after its first inbound message, else (None,
+    None) (open, closed before it, no inbound message, or no such conversation served)."""
+    served = {int(c["id"]): c for c in conversations}
+    out: dict[int, tuple[datetime | None, float | None]] = {}
+    for cid, (first, _) in first_responses(messages).items():
+        c = served.get(cid)
+        updated = at(c["updated"]) if c is not None and c["status"] == "closed" else None
+        if updated is not None and first is not None and updated >= first:
+            out[cid] = (updated, (updated - first).total_seconds() / 60)
+        else:
+            out[cid] = (None, None)
+    return out
+
+
+def test_conversation_resolutions_equal_the_python_figures(
+    built: Built, messages: list[dict], conversations: list[dict]
+) -> None:
+    want = resolutions(messages, conversations)
+    rows = built.rows(
+        "SELECT conversation_id, status, CAST(resolved_at AS VARCHAR), "
+        "CAST(resolution_minutes AS DOUBLE PRECISION) "
+        "FROM {marts}.heymarket__conversation_metrics"
+    )
+    got = {int(r[0]): (r[1], r[2], r[3]) for r in rows}
+    assert set(got) == set(want)
+    served = {int(c["id"]): c for c in conversations}
+    firsts = first_responses(messages)
+    cases: dict[str, int] = defaultdict(int)
+    for cid, (resolved_at, minutes) in want.items():
+        status, loaded_at, loaded_minutes = got[cid]
+        assert status == (served[cid]["status"] if cid in served else None), cid
+        if resolved_at is None:
+            assert (loaded_at, loaded_minutes) == (None, None), cid
+        else:
+            assert loaded(loaded_at) == resolved_at, cid
+            assert loaded_minutes == pytest.approx(minutes, abs=1e-6), cid
+        if cid in served:  # a thread the sandbox linked to a served conversation
+            first = firsts[cid][0]
+            assert first is not None, cid  # (links.py links threads with an inbound message)
+            cases["linked"] += 1
+            if status == "open":
+                cases["open"] += 1
+            elif resolved_at is not None:
+                cases["resolved"] += 1
+            else:
+                cases["closed before the first inbound"] += 1
+    # Each case the definition tells apart is met, so the comparison can fail.
+    assert all(cases[k] for k in ("open", "resolved", "closed before the first inbound")), cases
+    answered = sum(minutes is not None for _, minutes in firsts.values())
+    print(f"conversations with messages: {len(want)}, answered: {answered}, {dict(cases)}")
 
 
 def agent_day_figures(messages: list[dict]) -> dict[tuple[str, int], tuple[int, int, int, int]]:

@@ -1,8 +1,8 @@
 -- One row per conversation that has messages: its first inbound message, the first response
 -- (int_heymarket__first_responses), message and reply counts, and a resolution time where the
 -- data allows: the API has no closed-at time, so a conversation whose `status` is `closed` is
--- taken as resolved when it was last updated (`updated`), if that is after its first inbound
--- message; open conversations have none.
+-- taken as resolved when it was last updated (`updated`), if that is at or after its first
+-- inbound message; open conversations have none (docs/analytics.md, "Resolution").
 with counts as (
     select
         conversation_id,
