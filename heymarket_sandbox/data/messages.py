@@ -346,6 +346,11 @@ class MessageStore:
             self.status.append(6 if inbound else 1)
             self.bcast.append(0)
             self.ver.append(1)
+            if self.threads is not None and idx:
+                # A new message continues the thread (phone and inbox) of an earlier one.
+                j = r.randrange(idx)
+                self.threads.phones.append(self.threads.phones[j])
+                self.threads.inboxes.append(self.threads.inboxes[j])
             self.by_date.append(idx)
             self.by_upd.append(idx)
             created.append(mid)

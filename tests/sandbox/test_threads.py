@@ -173,3 +173,20 @@ def test_reconfiguring_the_conversations_links_the_threads_again() -> None:
         if cid in served:
             assert m["conversation"]["status"] == served[cid]["status"]
     assert not {m["conversation"]["id"] for m in gone.values()} & set(served)
+
+
+def test_a_new_message_continues_a_thread() -> None:
+    """A message sent by a mutation joins the thread (phone, inbox) of an earlier one, and
+    with it that thread's conversation when it has one."""
+    with Sandbox(contacts=0, messages=1000, conversations=40, seed=8, threads=True) as sb:
+        before = served_messages(sb)
+        created = sb.mutate(n=0, new=0, new_messages=30)["created_message_ids"]
+        after = served_messages(sb)
+        served = served_conversations(sb)
+    assert len(created) == 30 and set(after) == set(before) | set(created)
+    threads = {(m["target"], m["phone"]) for m in before.values()}
+    assert all((after[i]["target"], after[i]["phone"]) in threads for i in created)
+    for i in created:
+        conversation = after[i]["conversation"]
+        if conversation["id"] in served:
+            assert conversation["status"] == served[conversation["id"]]["status"]
