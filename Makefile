@@ -49,8 +49,10 @@ lint: venv
 TEST_WORKERS ?= 6
 XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
+# The fast tests run once, inside tests/e2e/test_make_unit.py (`make unit`, as the README
+# shows it, beside the slow tests); running them again here would only cost CPU time.
 test: venv lint
-	$(VPY) -m pytest -W error $(XDIST) --durations=25
+	$(VPY) -m pytest -W error $(XDIST) --durations=25 -m slow
 
 # The fast loop (under a minute): tests/unit/ and tests/sandbox/. tests/conftest.py marks
 # every test under tests/tap/ and tests/e2e/ `slow` by its folder. One worker per core: on
