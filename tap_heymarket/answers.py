@@ -38,20 +38,31 @@ def without_nul(content: bytes) -> bytes:
     An escape is one preceded by an even run of backslashes (`\\\\u0000` is the text
     backslash-u-0-0-0-0, left as it is). Found with `bytes.find`: an answer has few.
     """
-    parts: list[bytes] = []
-    start = 0
+    found: list[int] = []
     at = content.find(_NUL)
     while at != -1:
         before = at
         while before > 0 and content[before - 1] == 0x5C:  # backslash
             before -= 1
         if (at - before) % 2 == 0:
-            parts += (content[start:at], b"\\ufffd")
-            start = at + len(_NUL)
-            at = content.find(_NUL, start)
+            found.append(at)
+            at = content.find(_NUL, at + len(_NUL))
         else:
             at = content.find(_NUL, at + 1)
-    return b"".join([*parts, content[start:]]) if parts else content
+    return _replaced(content, found)
+
+
+def _replaced(content: bytes, found: list[int]) -> bytes:
+    """`content` with the `\\u0000` escape at each offset of `found` made `\\ufffd`."""
+    if not found:
+        return content
+    parts: list[bytes] = []
+    start = 0
+    for at in found:
+        parts += (content[start:at], b"\\ufffd")
+        start = at + len(_NUL)
+    parts.append(content[start:])
+    return b"".join(parts)
 
 
 def _nul_escapes(content: bytes) -> list[int] | None:
@@ -93,13 +104,7 @@ def json_text(content: bytes, replace_nul: bool) -> tuple[bytes, bool]:
         return content, False
     if not replace_nul:
         return content, True
-    parts: list[bytes] = []
-    start = 0
-    for at in found:
-        parts += (content[start:at], b"\\ufffd")
-        start = at + len(_NUL)
-    parts.append(content[start:])
-    return b"".join(parts), False
+    return _replaced(content, found), False
 
 
 def parsed_times(

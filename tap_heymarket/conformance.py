@@ -223,15 +223,16 @@ class Conformer:
             and API_EXTRA_FIELDS not in keys
             and all(k in self.fitters or k in self.trusted for k in keys)
         ):
-            props = self.schema.get("properties") or {}
-            wanted = [k for k in keys if k in self.fitters]
-            fit = compile_fit(
-                {k: props[k] for k in wanted},
-                {k: self.fitters[k] for k in wanted},
-                then_null=EXTRA_FIELDS,
-            )
+            fit = self._compiled([k for k in keys if k in self.fitters], then_null=EXTRA_FIELDS)
         self._keyed[keys] = fit
         return fit
+
+    def _compiled(self, keys: t.Sequence[str], then_null: str | None = None) -> _FitAll:
+        """`compile_fit` over the columns `keys` (see fast_checks.py)."""
+        props = self.schema.get("properties") or {}
+        return compile_fit(
+            {k: props[k] for k in keys}, {k: self.fitters[k] for k in keys}, then_null
+        )
 
     def _keyed_missed(self, keys: tuple[str, ...]) -> None:
         """A record of `keys` did not fit: after `_KEYED_MISSES` of them, records of these
@@ -275,15 +276,12 @@ class Conformer:
             if work and simple
             else None
         )
-        props = self.schema.get("properties") or {}
         fit_all = None
         if fits and not scrubbing:
             # It depends on the fields only: compiled once per set of them.
             wanted = tuple(k for k, _ in fits)
             if wanted not in self._fit_alls:
-                self._fit_alls[wanted] = compile_fit(
-                    {k: props[k] for k in wanted}, {k: self.fitters[k] for k in wanted}
-                )
+                self._fit_alls[wanted] = self._compiled(wanted)
             fit_all = self._fit_alls[wanted]
         plan = self._plans[signature] = _Plan(
             ints=_getter(ints),

@@ -163,6 +163,12 @@ def _object_list_fit(schema: t.Any, fitter: Fitter) -> t.Callable[[t.Any], t.Any
         or items.get("additionalProperties", True) is not True
     ):
         return None
+    # Every property present (the usual case): their values in one C call (one: a subscript).
+    every = (
+        f"{', '.join(f'x{j}' for j in range(len(props)))}, = _every(e)"
+        if len(props) > 1
+        else f"x0 = e[{next(iter(props))!r}]"
+    )
     names = itertools.count()
     constants: dict[str, t.Any] = {"_MIN": _MIN, "_MAX": _MAX, "_INT": frozenset({int})}
     constants.update(_isfinite=math.isfinite, _ABSENT=_ABSENT, _slow=fitter.fit)
@@ -182,12 +188,11 @@ def _object_list_fit(schema: t.Any, fitter: Fitter) -> t.Callable[[t.Any], t.Any
         "        if not e.keys() <= _keys:",
         "            return _slow(v, False)  # (keys the schema does not list: the fitter's)",
         "        n = None",
-        # Every property present (the usual case): their values in one C call.
         "        if len(e) == _count:",
-        f"            {', '.join(f'x{j}' for j in range(len(props)))}, = _every(e)",
+        f"            {every}",
     ]
     constants.update(_kinds=frozenset(kinds), _null_items="null" in item_kinds)
-    constants.update(_count=len(props), _every=_values_getter(list(props)))
+    constants.update(_count=len(props), _every=operator.itemgetter(*props))
     for j, (key, sub) in enumerate(props.items()):
         check = _property_check(key, sub, f"x{j}", names, constants, absent=False)
         if check is None:
@@ -211,14 +216,6 @@ def _object_list_fit(schema: t.Any, fitter: Fitter) -> t.Callable[[t.Any], t.Any
     return t.cast(
         "t.Callable[[t.Any], t.Any]", _compiled("\n".join(lines) + "\n", "fit", constants)
     )
-
-
-def _values_getter(keys: list[str]) -> t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]]:
-    """The values of `keys` of a dict, as a tuple (one key too), in one C call."""
-    if len(keys) == 1:
-        (key,) = keys
-        return lambda e: (e[key],)
-    return operator.itemgetter(*keys)
 
 
 def _property_check(

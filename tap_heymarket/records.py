@@ -130,16 +130,9 @@ class ConformedRecordMessages(Stream):
         if writer is None:
             super()._write_record_message(record)
             return
-        # `conformed`, inlined: this runs once per record.
-        clean = self.answer_is_clean
-        conformer = self._conformer if clean is not None else None
-        if conformer is None:
-            conformer = self.conformer()
-        self.tally.record()
-        record = conformer.conform(record, clean=bool(clean))
-        if not conformer.all_selected:
-            pop_deselected_record_properties(record, self.schema, self.mask)
-        writer.write_record(self.name, record, self._stream_version, self.time_extracted)
+        writer.write_record(
+            self.name, self.conformed(record), self._stream_version, self.time_extracted
+        )
         self.state_manager.is_flushed = False
 
     def _direct_writer(self) -> BufferedMsgSpecWriter | None:

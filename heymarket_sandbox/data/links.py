@@ -47,7 +47,7 @@ class Links:
 
     def conversation(self, threads: Threads, idx: int) -> dict[str, Any] | None:
         """The record of the conversation message `idx` belongs to, or None."""
-        if not self.by_thread or idx >= len(threads.phones):
+        if not self.by_thread:
             return None
         return self.by_thread.get((threads.phones[idx], threads.inboxes[idx]))
 

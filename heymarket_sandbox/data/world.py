@@ -127,10 +127,10 @@ class World:
         if m.conversations or m.new_conversations:
             changed_c, created_c = self.conversations.mutate(m.conversations, m.new_conversations)
             # The same threads, the same conversations: only their records changed (status,
-            # `updated`, version). New conversations take no thread, so that no message
-            # moves to another conversation without a change of its own.
+            # `updated`, version: the encoded messages' cache keys on it). New conversations
+            # take no thread, so that no message moves to another conversation without a
+            # change of its own.
             self.messages.links.refresh(self.conversations.items)
-            self.messages.relink(self.messages.links)
             out |= {"conversation_ids": changed_c, "created_conversation_ids": created_c}
         return out
 
